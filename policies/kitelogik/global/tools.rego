@@ -1,0 +1,112 @@
+# Tool rules: the tool registry, required scopes and roles, and the risk-tier outcomes.
+#
+# Consulted for tool_call and plan events only (main dispatches); a plan's steps are subjects too,
+# so every step is judged exactly as the same tool_call would be.
+#
+# Registry: data.kitelogik.config.tools (name -> {tier, scope, external, roles?}), extended by the
+# project tier's `tools` object for names the global registry does not define (a project can add
+# tools, never weaken a shipped entry). A tool declared by the host application with a
+# tool.risk_tier (set by whoever registered the tool, never the model) counts as known too.
+# When both give a tier, the higher one wins.
+#
+# Unknown tools (no registry entry and no declared tier) are DENIED: the registry is the allow list.
+#
+# Tier outcomes (data.kitelogik.config.tiers):
+#   informational, operational  -> allow
+#   transactional_high, destructive -> escalate (a human approves this exact call)
+#   security_critical -> not allowed by the global tier; allowed only when the project tier
+#                        explicitly allows the event, and then still escalated to a human.
+package kitelogik.global.tools
+
+import rego.v1
+
+import data.kitelogik.global.lib
+
+project_tools := t if {
+	t := data.kitelogik.project.tools
+	is_object(t)
+} else := {}
+
+# entry(name): the registry entry for a tool name; undefined for an unknown tool.
+entry(name) := e if {
+	e := lib.cfg.tools[name]
+} else := e if {
+	not lib.cfg.tools[name]
+	e := project_tools[name]
+	is_object(e)
+}
+
+# Tiers claimed for a subject by the registry and by the tool declaration.
+claimed_tiers(s) := {t |
+	some t in [object.get(obj_entry(s.action), "tier", null), object.get(s.tool, "risk_tier", null)]
+	lib.valid_tier(t)
+}
+
+obj_entry(name) := e if {
+	is_string(name)
+	e := entry(name)
+} else := {}
+
+known(s) if count(claimed_tiers(s)) > 0
+
+tier(s) := lib.max_tier(claimed_tiers(s)) if known(s)
+
+else := lib.cfg.unknown_tool_tier
+
+outcome(s) := lib.cfg.tiers[tier(s)].outcome
+
+external(s) if object.get(obj_entry(s.action), "external", false) == true
+
+external(s) if object.get(s.tool, "external", false) == true
+
+required_scopes(s) := {x | some x in [object.get(obj_entry(s.action), "scope", null), object.get(object.get(s.tool, "labels", {}), "required_scope", null)]; is_string(x)}
+
+deny contains v if {
+	some s in lib.subjects
+	not known(s)
+	v := lib.violation(s, "global.tools.unknown_tool", sprintf("tool '%s' is not in the tool registry and declares no risk tier", [lib.text(s.action)]))
+}
+
+deny contains v if {
+	some s in lib.subjects
+	some scope in required_scopes(s)
+	not scope in lib.effective_scopes
+	v := lib.violation(s, "global.tools.missing_scope", sprintf("tool '%s' requires scope '%s', which the session (and its credential) does not hold", [lib.text(s.action), scope]))
+}
+
+deny contains v if {
+	some s in lib.subjects
+	roles := object.get(obj_entry(s.action), "roles", null)
+	is_array(roles)
+	not lib.user_role in roles
+	v := lib.violation(s, "global.tools.role_not_permitted", sprintf("tool '%s' is not permitted for user role '%s'", [lib.text(s.action), lib.user_role]))
+}
+
+requires_hitl contains v if {
+	some s in lib.subjects
+	known(s)
+	t := tier(s)
+	lib.cfg.tiers[t].outcome in {"escalate", "deny_unless_allowed"}
+	v := lib.violation(s, sprintf("global.tools.%s_requires_approval", [t]), sprintf("tool '%s' is %s: a human must approve this call", [lib.text(s.action), t]))
+}
+
+# security_critical: the global tier never allows it on its own; this reason explains a default
+# deny when no project rule allows it.
+not_allowed contains v if {
+	some s in lib.subjects
+	known(s)
+	outcome(s) == "deny_unless_allowed"
+	v := lib.violation(s, "global.tools.security_critical_needs_explicit_allow", sprintf("tool '%s' is security_critical: it needs an explicit project-tier allow and a human approval", [lib.text(s.action)]))
+}
+
+allow contains {"rule": "global.tools.risk_tier_permits", "reason": "every requested tool is registered and its risk tier permits it"} if {
+	count(lib.subjects) > 0
+	every s in lib.subjects {
+		known(s)
+		outcome(s) in {"allow", "escalate"}
+	}
+}
+
+risk_tier := lib.max_tier({tier(s) | some s in lib.subjects}) if count(lib.subjects) > 0
+
+else := "informational"

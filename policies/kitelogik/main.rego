@@ -1,0 +1,281 @@
+# Entry point: data.kitelogik.main.decision (DESIGN.md §4).
+#
+# Combines the global tier (kitelogik.global.*, shipped) with the optional project tier
+# (package kitelogik.project, loaded on top from the user's policy directory):
+#
+#   deny          = the verdict is deny: some tier denied (a global deny is final, no project
+#                   allow can undo it), or nothing allowed (deny by default).
+#   requires_hitl = not denied, something allowed, and some tier asked for a human approval.
+#   allow         = not denied and no approval needed.
+#
+# Exactly one of allow / deny / requires_hitl is true. `reasons` and `rules` are sorted arrays
+# built from sets, so the decision is deterministic in every engine. Rules are only consulted for
+# the event types they can apply to (dispatch below), which keeps a decision cheap.
+#
+# Project-tier contract (all optional; see policies/README.md and policies/examples/):
+#   deny, allow, requires_hitl: sets of {"rule": str, "reason": str} (a plain string is accepted and
+#                               named "project.<kind>"; `deny := true` also denies),
+#   risk_tier: a tier name (can raise the decision's tier, never lower it),
+#   tools: extra registry entries, workspace_roots: path confinement,
+#   obligations: an object copied into the decision.
+package kitelogik.main
+
+import rego.v1
+
+import data.kitelogik.global.agents
+import data.kitelogik.global.budget
+import data.kitelogik.global.classification
+import data.kitelogik.global.lib
+import data.kitelogik.global.plan
+import data.kitelogik.global.resources
+import data.kitelogik.global.tools
+import data.kitelogik.global.validate
+
+et := lib.event_type
+
+# Global tier, dispatched by event type ----------------------------------------------------------
+
+global_deny contains d if some d in validate.deny
+
+global_deny contains d if {
+	lib.tool_like
+	some d in tools.deny
+}
+
+global_deny contains d if {
+	lib.tool_like
+	some d in classification.deny
+}
+
+global_deny contains d if {
+	et == "plan"
+	some d in plan.deny
+}
+
+global_deny contains d if {
+	count(lib.resource_subjects) > 0
+	some d in resources.deny
+}
+
+global_deny contains d if {
+	et in {"agent.spawn", "agent.delegate"}
+	some d in agents.deny
+}
+
+global_deny contains d if {
+	et == "data.access"
+	some d in classification.deny
+}
+
+global_deny contains d if {
+	has_budget
+	some d in budget.deny
+}
+
+global_deny contains d if {
+	et == "resource.use"
+	some d in budget.deny
+}
+
+has_budget if object.get(lib.inp, "budget", null) != null
+
+global_allow contains a if {
+	lib.tool_like
+	some a in tools.allow
+}
+
+global_allow contains a if {
+	et in {"agent.spawn", "agent.delegate"}
+	some a in agents.allow
+}
+
+global_allow contains a if {
+	et == "resource.use"
+	some a in budget.allow
+}
+
+global_allow contains a if {
+	et == "data.access"
+	some a in classification.allow
+}
+
+global_hitl contains h if {
+	lib.tool_like
+	some h in tools.requires_hitl
+}
+
+global_hitl contains h if {
+	et == "data.access"
+	some h in classification.requires_hitl
+}
+
+# Explanations used only when nothing allowed (e.g. a security_critical tool without a project
+# allow).
+global_not_allowed contains n if {
+	lib.tool_like
+	some n in tools.not_allowed
+}
+
+# Project tier (optional: every reference below is safe when no project package is loaded) -------
+
+# Each kind is read through its full path (never the whole data.kitelogik.project document), so
+# only the rules a decision needs are evaluated.
+project_deny := entries("deny", data.kitelogik.project.deny) if is_collection(data.kitelogik.project.deny)
+
+else := {{"rule": "project.deny", "reason": "denied by the project policy"}} if data.kitelogik.project.deny == true
+
+else := set()
+
+project_allow := {e | some e in entries("allow", data.kitelogik.project.allow); e.rule != malformed_rule("allow")} if is_collection(data.kitelogik.project.allow)
+
+else := {{"rule": "project.allow", "reason": "allowed by the project policy"}} if data.kitelogik.project.allow == true
+
+else := set()
+
+project_hitl := entries("requires_hitl", data.kitelogik.project.requires_hitl) if is_collection(data.kitelogik.project.requires_hitl)
+
+else := {{"rule": "project.requires_hitl", "reason": "the project policy requires a human approval"}} if data.kitelogik.project.requires_hitl == true
+
+else := set()
+
+# entries(kind, xs): normalized {"rule", "reason"} objects. A plain string becomes the reason of a
+# rule named project.<kind>; any other malformed entry still denies / escalates (as
+# project.<kind>.malformed_entry) but never allows.
+entries(kind, xs) := {entry(kind, x) | some x in xs}
+
+entry(kind, x) := {"rule": x.rule, "reason": x.reason} if {
+	is_object(x)
+	is_string(x.rule)
+	is_string(x.reason)
+} else := {"rule": concat("", ["project.", kind]), "reason": x} if {
+	is_string(x)
+} else := {"rule": malformed_rule(kind), "reason": concat("", ["a project-tier ", kind, " entry is malformed (expected {\"rule\": str, \"reason\": str})"])}
+
+malformed_rule(kind) := concat("", ["project.", kind, ".malformed_entry"])
+
+is_collection(x) if is_set(x)
+
+is_collection(x) if is_array(x)
+
+project_risk_tier := t if {
+	t := data.kitelogik.project.risk_tier
+	lib.valid_tier(t)
+}
+
+# Combination ----------------------------------------------------------------------------------
+
+all_deny := global_deny | project_deny
+
+all_allow := global_allow | project_allow
+
+all_hitl := global_hitl | project_hitl
+
+deny_any if count(all_deny) > 0
+
+allow_any if count(all_allow) > 0
+
+default final_deny := false
+
+final_deny if deny_any
+
+final_deny if not allow_any
+
+default final_hitl := false
+
+final_hitl if {
+	not final_deny
+	count(all_hitl) > 0
+}
+
+default final_allow := false
+
+final_allow if {
+	not final_deny
+	not final_hitl
+}
+
+default_deny_reason := "no policy allows this action"
+
+reason_set contains d.reason if {
+	deny_any
+	some d in all_deny
+}
+
+reason_set contains default_deny_reason if {
+	not deny_any
+	not allow_any
+}
+
+reason_set contains n.reason if {
+	not deny_any
+	not allow_any
+	some n in global_not_allowed
+}
+
+reason_set contains h.reason if {
+	not final_deny
+	some h in all_hitl
+}
+
+reason_set contains a.reason if {
+	not final_deny
+	not final_hitl
+	some a in all_allow
+}
+
+rule_set contains e.rule if some e in all_deny
+
+rule_set contains e.rule if some e in all_allow
+
+rule_set contains e.rule if some e in all_hitl
+
+rule_set contains e.rule if {
+	not deny_any
+	not allow_any
+	some e in global_not_allowed
+}
+
+rule_set contains "main.default_deny" if {
+	not deny_any
+	not allow_any
+}
+
+# Risk tier: the highest of the global tier's view and a valid project risk_tier.
+global_tier := lib.cfg.malformed_tier if count(validate.deny) > 0
+
+else := tools.risk_tier if lib.tool_like
+
+else := classification.risk_tier if et == "data.access"
+
+else := t if t := lib.cfg.event_tiers[et]
+
+else := lib.cfg.malformed_tier
+
+risk_tier := lib.max_tier({global_tier, project_risk_tier}) if project_risk_tier
+
+else := global_tier
+
+obligations := o if {
+	o := data.kitelogik.project.obligations
+	is_object(o)
+} else := {}
+
+default decision := {
+	"allow": false,
+	"deny": true,
+	"requires_hitl": false,
+	"reasons": ["policy evaluation failed: no decision could be made"],
+	"risk_tier": "security_critical",
+	"rules": ["main.fallback"],
+	"obligations": {},
+}
+
+decision := {
+	"allow": final_allow,
+	"deny": final_deny,
+	"requires_hitl": final_hitl,
+	"reasons": sort([r | some r in reason_set]),
+	"risk_tier": risk_tier,
+	"rules": sort([r | some r in rule_set]),
+	"obligations": obligations,
+}
