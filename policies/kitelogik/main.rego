@@ -143,13 +143,20 @@ else := set()
 # project.<kind>.malformed_entry) but never allows.
 entries(kind, xs) := {entry(kind, x) | some x in xs}
 
-entry(kind, x) := {"rule": x.rule, "reason": x.reason} if {
+entry(kind, x) := {"rule": x.rule, "reason": x.reason} if well_formed(x)
+
+entry(kind, x) := {"rule": concat("", ["project.", kind]), "reason": x} if is_string(x)
+
+entry(kind, x) := {"rule": malformed_rule(kind), "reason": concat("", ["a project-tier ", kind, " entry is malformed (expected {\"rule\": str, \"reason\": str})"])} if {
+	not well_formed(x)
+	not is_string(x)
+}
+
+well_formed(x) if {
 	is_object(x)
-	is_string(x.rule)
-	is_string(x.reason)
-} else := {"rule": concat("", ["project.", kind]), "reason": x} if {
-	is_string(x)
-} else := {"rule": malformed_rule(kind), "reason": concat("", ["a project-tier ", kind, " entry is malformed (expected {\"rule\": str, \"reason\": str})"])}
+	is_string(object.get(x, "rule", null))
+	is_string(object.get(x, "reason", null))
+}
 
 malformed_rule(kind) := concat("", ["project.", kind, ".malformed_entry"])
 

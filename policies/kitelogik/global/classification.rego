@@ -22,15 +22,13 @@ import data.kitelogik.global.tools
 
 c := lib.cfg.classification
 
-rank(label) := r if {
-	r := c.labels[label]
-} else := c.unknown_label_rank
+rank(label) := object.get(c.labels, label, c.unknown_label_rank)
 
 level(r) := c.order[r]
 
 max_rank(labels) := max({rank(l) | some l in labels}) if count(labels) > 0
 
-else := -1
+max_rank(labels) := -1 if count(labels) == 0
 
 clearance_rank := max({rank(l) |
 	some s in lib.effective_scopes

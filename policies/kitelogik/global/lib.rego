@@ -14,6 +14,8 @@ import rego.v1
 
 cfg := data.kitelogik.config
 
+input_is_object if is_object(input)
+
 inp := input if is_object(input)
 
 else := {}
@@ -32,15 +34,19 @@ known_event_types := {"tool_call", "agent.spawn", "agent.delegate", "plan", "res
 
 tool_like if event_type in {"tool_call", "plan"}
 
+# Functions below never use `else`: each has bodies with mutually exclusive conditions. (The
+# regorus RVM mis-evaluates a function `else` whose first body fails on an undefined reference;
+# complementary bodies decide identically in every engine.)
+
 # obj(x): x when it is an object, {} otherwise.
 obj(x) := x if is_object(x)
 
-else := {}
+obj(x) := {} if not is_object(x)
 
 # strings(x): the set of strings in x when x is an array, {} otherwise.
 strings(x) := {s | some s in x; is_string(s)} if is_array(x)
 
-else := set()
+strings(x) := set() if not is_array(x)
 
 ctx := obj(object.get(inp, "context", {}))
 
@@ -62,10 +68,14 @@ user_role := r if {
 } else := ""
 
 # A non-negative number, else null (callers treat null as "unknown").
-num(x) := x if {
+num(x) := x if nonneg(x)
+
+num(x) := null if not nonneg(x)
+
+nonneg(x) if {
 	is_number(x)
 	x >= 0
-} else := null
+}
 
 # Tier helpers ---------------------------------------------------------------------------------
 
@@ -74,14 +84,14 @@ valid_tier(t) if {
 	cfg.tiers[t]
 }
 
-tier_rank(t) := cfg.tiers[t].rank
+tier_rank(t) := object.get(cfg.tiers, [t, "rank"], 4)
 
 tier_name(r) := cfg.tier_order[r]
 
 # Highest tier among a collection of tier names (all assumed valid); null for none.
 max_tier(ts) := tier_name(max({tier_rank(t) | some t in ts})) if count(ts) > 0
 
-else := null
+max_tier(ts) := null if count(ts) == 0
 
 # Subjects -------------------------------------------------------------------------------------
 
@@ -143,14 +153,14 @@ else := []
 # step index and its action.
 violation(s, rule, reason) := {"rule": rule, "reason": reason} if s.index < 0
 
-else := {"rule": rule, "reason": sprintf("plan step %d (%s): %s", [s.index, step_action_text(s.action), reason])}
-
-step_action_text(a) := a if {
-	is_string(a)
-	a != ""
-} else := "<no action>"
+violation(s, rule, reason) := {"rule": rule, "reason": sprintf("plan step %d (%s): %s", [s.index, text(s.action), reason])} if s.index >= 0
 
 # Text for a value coming from the input, safe for sprintf %s in every engine.
-text(x) := x if is_string(x)
+text(x) := x if {
+	is_string(x)
+	x != ""
+}
 
-else := "<not a string>"
+text(x) := "<empty>" if x == ""
+
+text(x) := "<not a string>" if not is_string(x)

@@ -88,9 +88,11 @@ in_workspace(p) if {
 # Hosts ----------------------------------------------------------------------------------------
 
 # A host may arrive as host:port; the port is ignored. Bracketed or bare IPv6 literals are denied.
-host_name(h) := split(h, ":")[0] if regex.match(`^[^:\[\]]+:[0-9]{1,5}$`, h)
+host_name(h) := split(h, ":")[0] if has_port(h)
 
-else := h
+host_name(h) := h if not has_port(h)
+
+has_port(h) if regex.match(`^[^:\[\]]+:[0-9]{1,5}$`, h)
 
 ipv4_re := `^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$`
 

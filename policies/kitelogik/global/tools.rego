@@ -27,14 +27,8 @@ project_tools := t if {
 	is_object(t)
 } else := {}
 
-# entry(name): the registry entry for a tool name; undefined for an unknown tool.
-entry(name) := e if {
-	e := lib.cfg.tools[name]
-} else := e if {
-	not lib.cfg.tools[name]
-	e := project_tools[name]
-	is_object(e)
-}
+# The effective registry: project entries for new names; a shipped entry always wins.
+registry := object.union(project_tools, lib.cfg.tools)
 
 # Tiers claimed for a subject by the registry and by the tool declaration.
 claimed_tiers(s) := {t |
@@ -42,18 +36,16 @@ claimed_tiers(s) := {t |
 	lib.valid_tier(t)
 }
 
-obj_entry(name) := e if {
-	is_string(name)
-	e := entry(name)
-} else := {}
+# obj_entry(name): the registry entry for a tool name; {} for an unknown tool.
+obj_entry(name) := lib.obj(object.get(registry, name, {}))
 
 known(s) if count(claimed_tiers(s)) > 0
 
 tier(s) := lib.max_tier(claimed_tiers(s)) if known(s)
 
-else := lib.cfg.unknown_tool_tier
+tier(s) := lib.cfg.unknown_tool_tier if not known(s)
 
-outcome(s) := lib.cfg.tiers[tier(s)].outcome
+outcome(s) := object.get(lib.cfg.tiers, [tier(s), "outcome"], "deny_unless_allowed")
 
 external(s) if object.get(obj_entry(s.action), "external", false) == true
 

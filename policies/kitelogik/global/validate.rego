@@ -10,7 +10,7 @@ import rego.v1
 import data.kitelogik.global.lib
 
 deny contains d if {
-	not is_object(input)
+	not lib.input_is_object
 	d := {"rule": "global.validate.input_not_object", "reason": "malformed input: the input document must be a JSON object"}
 }
 
@@ -152,7 +152,7 @@ deny contains d if {
 # plan: required for plan events, a non-empty array of step objects, each naming an action.
 deny contains d if {
 	lib.event_type == "plan"
-	steps := object.get(object.get(lib.inp, "plan", {}), "steps", null)
+	steps := object.get(lib.obj(object.get(lib.inp, "plan", {})), "steps", null)
 	not is_array(steps)
 	d := {"rule": "global.validate.bad_plan", "reason": "malformed input: a plan event needs plan.steps (an array of steps)"}
 }
