@@ -176,7 +176,7 @@ deny contains d if {
 deny contains d if {
 	lib.event_type in {"agent.spawn", "agent.delegate"}
 	not is_object(object.get(lib.inp, "spawn", null))
-	d := {"rule": "global.validate.missing_spawn", "reason": sprintf("malformed input: a %s event needs the spawn object", [lib.event_type])}
+	d := {"rule": "global.validate.missing_spawn", "reason": sprintf("malformed input: the spawn object is required for %s events", [lib.event_type])}
 }
 
 deny contains d if {

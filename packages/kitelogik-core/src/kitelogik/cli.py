@@ -1,7 +1,10 @@
-"""The ``kitelogik`` command line. Each command group lives in its own module under
-``kitelogik.commands`` and is added here, so this file stays a table of contents."""
+"""The ``kitelogik`` command line (Typer + Rich). Command groups live in ``kitelogik.commands``:
+every module there defines ``register(app)``; this file only collects them."""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 import typer
 
@@ -12,6 +15,7 @@ app = typer.Typer(
     help="Kite Logik: policy-as-code governance for AI agents.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
@@ -21,14 +25,17 @@ def version() -> None:
     typer.echo(__version__)
 
 
-@app.command()
-def demo(
-    policy_dir: str = typer.Option(None, "--policy-dir", help="Project policy directory."),
-) -> None:
-    """Run the offline demo agent through governed actions and print the decisions."""
-    from kitelogik.demo import run_demo
+def _register_commands() -> None:
+    import kitelogik.commands as pkg
 
-    raise typer.Exit(run_demo(policy_dir))
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"kitelogik.commands.{info.name}")
+        module.register(app)
+
+
+_register_commands()
 
 
 def main() -> None:
