@@ -10,8 +10,13 @@ import rego.v1
 allow contains {"rule": "project.break_glass.iam", "reason": "the IAM agent may rotate credentials with approval"} if {
 	input.event_type == "tool_call"
 	input.action == "rotate_credentials"
-	object.get(input.context, "agent_id", null) == "iam-agent"
+	ctx.agent_id == "iam-agent"
 }
+
+ctx := c if {
+	c := input.context
+	is_object(c)
+} else := {}
 
 # Raise the reported tier for every decision of this project.
 risk_tier := "operational"

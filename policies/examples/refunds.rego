@@ -18,11 +18,23 @@ tools := {
 	"issue_refund": {"tier": "transactional_high", "scope": "refunds:write", "external": false},
 }
 
+# Inputs may carry null or missing fields: read them defensively (a builtin type error would fail
+# the whole evaluation, which the gate turns into a deny, but a clear reason is better).
+args := a if {
+	a := input.args
+	is_object(a)
+} else := {}
+
+ctx := c if {
+	c := input.context
+	is_object(c)
+} else := {}
+
 # Refunds above 500 are never done by an agent.
 deny contains {"rule": "project.refunds.limit", "reason": "refunds above 500 need a finance ticket"} if {
 	input.event_type == "tool_call"
 	input.action == "issue_refund"
-	amount := object.get(input.args, "amount", 0)
+	amount := object.get(args, "amount", 0)
 	is_number(amount)
 	amount > 500
 }
@@ -31,7 +43,7 @@ deny contains {"rule": "project.refunds.limit", "reason": "refunds above 500 nee
 deny contains {"rule": "project.refunds.bad_amount", "reason": "refund amount must be a positive number"} if {
 	input.event_type == "tool_call"
 	input.action == "issue_refund"
-	not positive(object.get(input.args, "amount", null))
+	not positive(object.get(args, "amount", null))
 }
 
 positive(x) if {
@@ -43,14 +55,14 @@ positive(x) if {
 deny contains {"rule": "project.refunds.support_only", "reason": "customer lookups are for the support role"} if {
 	input.event_type == "tool_call"
 	input.action == "lookup_customer"
-	object.get(input.context, "user_role", null) != "support"
+	object.get(ctx, "user_role", null) != "support"
 }
 
 # Refunds above 100 also need a human (the tool is transactional_high anyway; this adds a reason).
 requires_hitl contains {"rule": "project.refunds.review", "reason": "refunds above 100 are reviewed by a human"} if {
 	input.event_type == "tool_call"
 	input.action == "issue_refund"
-	amount := object.get(input.args, "amount", 0)
+	amount := object.get(args, "amount", 0)
 	is_number(amount)
 	amount > 100
 }

@@ -122,19 +122,19 @@ global_not_allowed contains n if {
 # only the rules a decision needs are evaluated.
 project_deny := entries("deny", data.kitelogik.project.deny) if is_collection(data.kitelogik.project.deny)
 
-else := {{"rule": "project.deny", "reason": "denied by the project policy"}} if data.kitelogik.project.deny == true
+else := {{"rule": "project.deny", "reason": "denied by the project policy"}} if is_true(data.kitelogik.project.deny)
 
 else := set()
 
 project_allow := {e | some e in entries("allow", data.kitelogik.project.allow); e.rule != malformed_rule("allow")} if is_collection(data.kitelogik.project.allow)
 
-else := {{"rule": "project.allow", "reason": "allowed by the project policy"}} if data.kitelogik.project.allow == true
+else := {{"rule": "project.allow", "reason": "allowed by the project policy"}} if is_true(data.kitelogik.project.allow)
 
 else := set()
 
 project_hitl := entries("requires_hitl", data.kitelogik.project.requires_hitl) if is_collection(data.kitelogik.project.requires_hitl)
 
-else := {{"rule": "project.requires_hitl", "reason": "the project policy requires a human approval"}} if data.kitelogik.project.requires_hitl == true
+else := {{"rule": "project.requires_hitl", "reason": "the project policy requires a human approval"}} if is_true(data.kitelogik.project.requires_hitl)
 
 else := set()
 
@@ -159,6 +159,13 @@ well_formed(x) if {
 }
 
 malformed_rule(kind) := concat("", ["project.", kind, ".malformed_entry"])
+
+# A function (its argument is typed `any`), so OPA's type checker accepts a project `deny` of any
+# type here; comparing the data reference with `true` directly is a type error when it is a set.
+is_true(x) if {
+	is_boolean(x)
+	x == true
+}
 
 is_collection(x) if is_set(x)
 
