@@ -47,6 +47,8 @@ class Decision:
     obligations: Mapping[str, Any] = field(default_factory=dict)
     #: The decision id reported by a remote engine (OPA's ``decision_id``), if any.
     engine_decision_id: str | None = None
+    #: The engine's ``policy_version`` (a hash of the loaded policy set) when it decided.
+    policy_version: str = ""
     #: Set by enforcement points when a human decided an escalation.
     approval: Mapping[str, Any] | None = None
     #: The budget reservation held for this decision (settled by ``record_outcome``).
@@ -92,6 +94,7 @@ class Decision:
             "session_id": self.session_id,
             "obligations": dict(self.obligations),
             "engine_decision_id": self.engine_decision_id,
+            "policy_version": self.policy_version,
             "approval": dict(self.approval) if self.approval is not None else None,
         }
 

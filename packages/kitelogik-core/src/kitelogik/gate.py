@@ -326,7 +326,8 @@ class PolicyGate:
         session_id = getattr(ctx, "session_id", "") if ctx is not None else ""
         base = dict(id=decision_id, engine=engine_name, event_type=str(event_type),
                     action=action if isinstance(action, str) else repr(action),
-                    session_id=session_id if isinstance(session_id, str) else "")
+                    session_id=session_id if isinstance(session_id, str) else "",
+                    policy_version=str(getattr(self.engine, "policy_version", "") or ""))
         reservation: Reservation | None = None
         doc: dict[str, Any] | None = None
         args: Mapping[str, Any] = {}
