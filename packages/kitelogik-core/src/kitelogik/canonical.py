@@ -106,6 +106,7 @@ _PATH_KEYS = frozenset(
     }
 )
 _URL_KEYS = frozenset({"url", "urls", "uri", "endpoint", "host", "hostname", "domain", "href"})
+_RESOURCE_KEYS = _PATH_KEYS | _URL_KEYS
 
 
 def _fail(where: str, what: str) -> NoReturn:
@@ -185,10 +186,20 @@ def _looks_like_path(s: str) -> bool:
     return s.startswith(("/", "./", "../", "~/", "file://")) or s[:8].lower() == "file://"
 
 
+def _where(trail: tuple[Any, ...]) -> str:
+    out = "args"
+    for part in trail:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
 class _Walker:
+    """One pass over the arguments: copy, validate and collect resources. Error locations are
+    rendered only when something fails (the common path builds no strings)."""
+
     __slots__ = ("base", "count", "hosts", "limits", "paths", "resolve")
 
-    def __init__(self, limits: Limits, base: str, resolve: bool) -> None:
+    def __init__(self, limits: Limits, base: str | None, resolve: bool) -> None:
         self.limits = limits
         self.base = base
         self.resolve = resolve
@@ -196,48 +207,55 @@ class _Walker:
         self.paths: dict[str, None] = {}
         self.hosts: dict[str, None] = {}
 
-    def freeze(self, value: Any, where: str, depth: int, key: str) -> Any:
+    def freeze(self, value: Any, trail: tuple[Any, ...], key: str) -> Any:
         self.count += 1
         if self.count > self.limits.max_items:
             _fail("args", f"more than {self.limits.max_items} values")
-        if isinstance(value, str):
+        cls = type(value)
+        if cls is str:
             if "\x00" in value:
-                _fail(where, "contains a NUL byte")
-            self._derive(value, where, key)
+                _fail(_where(trail), "contains a NUL byte")
+            if value and (key in _RESOURCE_KEYS or value[0] in "/.~" or "://" in value[:16]
+                          or value[:5].lower() == "file:"):
+                self._derive(value, trail, key)
             return value
-        if value is None or isinstance(value, bool | int):
+        if value is None or cls is bool or cls is int:
             return value
-        if isinstance(value, float):
+        if cls is float:
             if not math.isfinite(value):
-                _fail(where, f"non-finite number {value!r} is not valid JSON")
+                _fail(_where(trail), f"non-finite number {value!r} is not valid JSON")
             return value
-        if depth >= self.limits.max_depth:
-            _fail(where, f"nested deeper than {self.limits.max_depth} levels")
+        if len(trail) >= self.limits.max_depth:
+            _fail(_where(trail), f"nested deeper than {self.limits.max_depth} levels")
         if isinstance(value, Mapping):
             out: dict[str, Any] = {}
             for k, v in value.items():
-                if not isinstance(k, str):
-                    _fail(where, f"key {k!r} is not a string")
+                if type(k) is not str:
+                    _fail(_where(trail), f"key {k!r} is not a string")
                 if "\x00" in k:
-                    _fail(where, "a key contains a NUL byte")
-                out[k] = self.freeze(v, f"{where}.{k}", depth + 1, k.lower())
+                    _fail(_where(trail), "a key contains a NUL byte")
+                out[k] = self.freeze(v, (*trail, k), k.lower())
             return FrozenDict(out)
         if isinstance(value, list | tuple):
-            return tuple(
-                self.freeze(v, f"{where}[{i}]", depth + 1, key) for i, v in enumerate(value)
-            )
-        _fail(where, f"value of type {type(value).__name__} is not JSON-serializable")
+            return tuple(self.freeze(v, (*trail, i), key) for i, v in enumerate(value))
+        if isinstance(value, str):  # str subclasses: keep the plain text only
+            return self.freeze(str(value), trail, key)
+        if isinstance(value, bool | int) and not isinstance(value, bool):
+            return int(value)
+        if isinstance(value, float):
+            return self.freeze(float(value), trail, key)
+        _fail(_where(trail), f"value of type {type(value).__name__} is not JSON-serializable")
 
-    def _derive(self, s: str, where: str, key: str) -> None:
-        if not s:
-            return
+    def _derive(self, s: str, trail: tuple[Any, ...], key: str) -> None:
         try:
             if _looks_like_url(s) or key in _URL_KEYS:
                 self.hosts[canonical_host(s)] = None
             elif _looks_like_path(s) or key in _PATH_KEYS:
+                if self.base is None:
+                    self.base = os.getcwd()  # only when a path is present: it is a syscall
                 self.paths[canonical_path(s, base=self.base, resolve_symlinks=self.resolve)] = None
         except CanonicalizationError as exc:
-            _fail(where, str(exc))
+            _fail(_where(trail), str(exc))
 
 
 def canonicalize(
@@ -254,8 +272,8 @@ def canonicalize(
     """
     if not isinstance(args, Mapping):
         raise CanonicalizationError(f"args must be a mapping, not {type(args).__name__}")
-    walker = _Walker(limits, base if base is not None else os.getcwd(), resolve_symlinks)
-    frozen = walker.freeze(args, "args", 0, "")
+    walker = _Walker(limits, base, resolve_symlinks)
+    frozen = walker.freeze(args, (), "")
     return CanonicalArgs(frozen, tuple(walker.paths), tuple(walker.hosts))
 
 

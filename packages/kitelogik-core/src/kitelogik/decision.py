@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,14 +14,31 @@ Verdict = Literal["allow", "deny", "escalate"]
 __all__ = ["Decision", "GovernanceError", "Verdict", "new_decision_id"]
 
 
+_entropy = bytearray()
+_entropy_lock = threading.Lock()
+
+
+def _reset_entropy() -> None:
+    # A forked child must never reuse the parent's buffered randomness (duplicate ids).
+    _entropy.clear()
+
+
+os.register_at_fork(after_in_child=_reset_entropy)
+
+
 def new_decision_id() -> str:
     """A UUIDv7 (RFC 9562): time-ordered, so audit records sort by id, and 74 random bits make
-    collisions between processes practically impossible. Python 3.11 has no ``uuid.uuid7``."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
-    value |= 0b10 << 62 | (rand & 0x3FFFFFFFFFFFFFFF)
-    h = f"{value:032x}"
+    collisions between processes practically impossible. Python 3.11 has no ``uuid.uuid7``.
+    Randomness is read from the OS in blocks: one syscall per id cost more than the rest."""
+    with _entropy_lock:
+        if len(_entropy) < 10:
+            _entropy.extend(os.urandom(4096))
+        rand = bytes(_entropy[-10:])
+        del _entropy[-10:]
+    raw = (time.time_ns() // 1_000_000).to_bytes(6, "big") + bytes(
+        (0x70 | rand[0] & 0x0F, rand[1], 0x80 | rand[2] & 0x3F)
+    ) + rand[3:]
+    h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

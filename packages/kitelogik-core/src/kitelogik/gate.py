@@ -45,9 +45,12 @@ T = TypeVar("T")
 
 _MAX_ACTION_LEN = 256
 _DEFAULT_DENY = "no policy allows this action (deny by default)"
+# NaN and infinities were already refused by the canonicalizer; the encoder is built once
+# because json.dumps with options constructs a new one per call.
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Op:
     """A request from the decision routine to the driver: call ``target.<name>(*args)`` (sync
     driver) or ``await target.a<name>(*args)`` (async driver; ``aname`` overrides)."""
@@ -130,8 +133,11 @@ def _error_text(exc: BaseException) -> str:
 def _str_list(value: Any, field_name: str) -> list[str]:
     if value is None:
         return []
-    if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-        raise CanonicalizationError(f"context.{field_name} must be a list of strings")
+    if type(value) is not list and type(value) is not tuple:
+        raise CanonicalizationError(f"{field_name} must be a list of strings")
+    for v in value:
+        if type(v) is not str:
+            raise CanonicalizationError(f"{field_name} must be a list of strings")
     return list(value)
 
 
@@ -374,7 +380,7 @@ class PolicyGate:
                 doc["budget"] = {"requested": dict(reservation.requested),
                                  "remaining": dict(reservation.remaining),
                                  "reserved": reservation.granted, **reservation.extra}
-            input_json = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+            input_json = _encode(doc)
             if len(input_json) > self.limits.max_bytes + 65536:
                 raise CanonicalizationError(
                     f"event is larger than the {self.limits.max_bytes}-byte limit")
@@ -479,7 +485,7 @@ class PolicyGate:
                 "agent_id": ctx.agent_id,
                 "parent_agent_id": ctx.parent_agent_id,
                 "user_role": ctx.user_role,
-                "session_scopes": _str_list(ctx.session_scopes, "session_scopes"),
+                "session_scopes": _str_list(ctx.session_scopes, "context.session_scopes"),
                 "delegation_depth": depth,
                 "framework": ctx.framework,
             },
@@ -544,18 +550,21 @@ class PolicyGate:
 
 
 def _shape_problem(d: Any) -> str | None:
-    if not isinstance(d, dict):
+    if type(d) is not dict:
         return f"expected an object, got {type(d).__name__}"
     for key in ("allow", "deny", "requires_hitl"):
         if type(d.get(key)) is not bool:
             return f"{key!r} must be a boolean"
     for key in ("reasons", "rules"):
         v = d.get(key)
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+        if type(v) is not list:
             return f"{key!r} must be a list of strings"
-    if not isinstance(d.get("risk_tier"), str):
+        for x in v:
+            if type(x) is not str:
+                return f"{key!r} must be a list of strings"
+    if type(d.get("risk_tier")) is not str:
         return "'risk_tier' must be a string"
-    if not isinstance(d.get("obligations"), dict):
+    if type(d.get("obligations")) is not dict:
         return "'obligations' must be an object"
     return None
 

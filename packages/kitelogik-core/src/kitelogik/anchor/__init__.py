@@ -1,0 +1,1 @@
+"""Kite Logik anchors: the stateful services the gate relies on (credentials, human approvals)."""
