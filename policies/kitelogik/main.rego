@@ -120,23 +120,32 @@ global_not_allowed contains n if {
 
 # Each kind is read through its full path (never the whole data.kitelogik.project document), so
 # only the rules a decision needs are evaluated.
-project_deny := entries("deny", data.kitelogik.project.deny) if is_collection(data.kitelogik.project.deny)
+# Comprehensions are always defined, so these are empty sets when no project tier is loaded.
+project_deny := {e | x := data.kitelogik.project.deny; some e in kind_entries("deny", x)}
 
-else := {{"rule": "project.deny", "reason": "denied by the project policy"}} if is_true(data.kitelogik.project.deny)
+project_allow := {e |
+	x := data.kitelogik.project.allow
+	some e in kind_entries("allow", x)
+	e.rule != malformed_rule("allow")
+}
 
-else := set()
+project_hitl := {e | x := data.kitelogik.project.requires_hitl; some e in kind_entries("requires_hitl", x)}
 
-project_allow := {e | some e in entries("allow", data.kitelogik.project.allow); e.rule != malformed_rule("allow")} if is_collection(data.kitelogik.project.allow)
+# kind_entries(kind, x): x is the project's rule value: a set/array of entries, or `true`.
+kind_entries(kind, x) := entries(kind, x) if is_collection(x)
 
-else := {{"rule": "project.allow", "reason": "allowed by the project policy"}} if is_true(data.kitelogik.project.allow)
+kind_entries(kind, x) := {{"rule": concat("", ["project.", kind]), "reason": bool_reason[kind]}} if is_true(x)
 
-else := set()
+kind_entries(kind, x) := set() if {
+	not is_collection(x)
+	not is_true(x)
+}
 
-project_hitl := entries("requires_hitl", data.kitelogik.project.requires_hitl) if is_collection(data.kitelogik.project.requires_hitl)
-
-else := {{"rule": "project.requires_hitl", "reason": "the project policy requires a human approval"}} if is_true(data.kitelogik.project.requires_hitl)
-
-else := set()
+bool_reason := {
+	"deny": "denied by the project policy",
+	"allow": "allowed by the project policy",
+	"requires_hitl": "the project policy requires a human approval",
+}
 
 # entries(kind, xs): normalized {"rule", "reason"} objects. A plain string becomes the reason of a
 # rule named project.<kind>; any other malformed entry still denies / escalates (as
@@ -261,18 +270,13 @@ else := tools.risk_tier if lib.tool_like
 
 else := classification.risk_tier if et == "data.access"
 
-else := t if t := lib.cfg.event_tiers[et]
-
-else := lib.cfg.malformed_tier
+else := object.get(lib.cfg.event_tiers, et, lib.cfg.malformed_tier)
 
 risk_tier := lib.max_tier({global_tier, project_risk_tier}) if project_risk_tier
 
 else := global_tier
 
-obligations := o if {
-	o := data.kitelogik.project.obligations
-	is_object(o)
-} else := {}
+obligations := object.union_n([o | o := data.kitelogik.project.obligations; is_object(o)])
 
 default decision := {
 	"allow": false,

@@ -34,7 +34,7 @@ clearance_rank := max({rank(l) |
 	some s in lib.effective_scopes
 	startswith(s, "clearance:")
 	l := substring(s, 10, -1)
-	c.labels[l]
+	object.get(c.labels, l, null) != null
 } | {rank(c.default_clearance)})
 
 deny contains v if {
@@ -74,4 +74,4 @@ risk_tier := t if {
 } else := "transactional_high" if {
 	lib.event_type == "data.access"
 	access_rank == 2
-} else := lib.cfg.event_tiers[lib.event_type]
+} else := object.get(lib.cfg.event_tiers, lib.event_type, "informational")

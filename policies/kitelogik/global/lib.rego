@@ -20,13 +20,17 @@ inp := input if is_object(input)
 
 else := {}
 
+# Rule-level `else` is only used where the first body fails on an explicit condition, never on an
+# undefined lookup: the regorus RVM returns undefined for the whole rule when the first body fails
+# on an undefined reference such as obj[key] (OPA and the interpreter take the else). object.get
+# with a default sidesteps it.
 event_type := t if {
-	t := inp.event_type
+	t := object.get(inp, "event_type", null)
 	is_string(t)
 } else := ""
 
 action := a if {
-	a := inp.action
+	a := object.get(inp, "action", null)
 	is_string(a)
 } else := ""
 
@@ -63,7 +67,7 @@ effective_scopes := session_scopes & strings(object.get(credential, "scopes", []
 else := session_scopes
 
 user_role := r if {
-	r := ctx.user_role
+	r := object.get(ctx, "user_role", null)
 	is_string(r)
 } else := ""
 
@@ -81,7 +85,7 @@ nonneg(x) if {
 
 valid_tier(t) if {
 	is_string(t)
-	cfg.tiers[t]
+	object.get(cfg.tiers, t, null) != null
 }
 
 tier_rank(t) := object.get(cfg.tiers, [t, "rank"], 4)
@@ -114,7 +118,7 @@ base_subject := {
 }
 
 plan_steps := s if {
-	s := obj(object.get(inp, "plan", {})).steps
+	s := object.get(obj(object.get(inp, "plan", {})), "steps", null)
 	is_array(s)
 } else := []
 

@@ -21,10 +21,16 @@ hosts_cfg := lib.cfg.hosts
 # Workspace roots: the project tier may set `workspace_roots` (an array of absolute prefixes) to
 # confine file access; otherwise data.kitelogik.config.paths.workspace_roots (empty = no
 # confinement). Setting roots can only narrow what is allowed.
-workspace_roots := r if {
-	r := data.kitelogik.project.workspace_roots
-	is_array(r)
-} else := paths_cfg.workspace_roots
+# (Read through a comprehension: it is always defined, also when no project tier is loaded.)
+project_roots := [r |
+	some rs in [x | x := data.kitelogik.project.workspace_roots; is_array(x)]
+	some r in rs
+	is_string(r)
+]
+
+workspace_roots := project_roots if count(project_roots) > 0
+
+else := paths_cfg.workspace_roots
 
 # Paths ----------------------------------------------------------------------------------------
 

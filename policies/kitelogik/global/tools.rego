@@ -22,10 +22,8 @@ import rego.v1
 
 import data.kitelogik.global.lib
 
-project_tools := t if {
-	t := data.kitelogik.project.tools
-	is_object(t)
-} else := {}
+# (A comprehension is always defined, also when no project tier is loaded.)
+project_tools := object.union_n([t | t := data.kitelogik.project.tools; is_object(t)])
 
 # The effective registry: project entries for new names; a shipped entry always wins.
 registry := object.union(project_tools, lib.cfg.tools)
