@@ -49,7 +49,7 @@ external(s) if object.get(obj_entry(s.action), "external", false) == true
 
 external(s) if object.get(s.tool, "external", false) == true
 
-required_scopes(s) := {x | some x in [object.get(obj_entry(s.action), "scope", null), object.get(object.get(s.tool, "labels", {}), "required_scope", null)]; is_string(x)}
+required_scopes(s) := {x | some x in [object.get(obj_entry(s.action), "scope", null), object.get(lib.obj(object.get(s.tool, "labels", {})), "required_scope", null)]; is_string(x)}
 
 deny contains v if {
 	some s in lib.subjects
