@@ -25,6 +25,7 @@ import rego.v1
 import data.kitelogik.global.agents
 import data.kitelogik.global.budget
 import data.kitelogik.global.classification
+import data.kitelogik.global.control
 import data.kitelogik.global.lib
 import data.kitelogik.global.plan
 import data.kitelogik.global.resources
@@ -79,6 +80,10 @@ global_deny contains d if {
 
 has_budget if object.get(lib.inp, "budget", null) != null
 
+# Control plane (budget holds, label flow into agents, agent liveness, trusted memory): each rule
+# names the event types it applies to.
+global_deny contains d if some d in control.deny
+
 global_allow contains a if {
 	lib.tool_like
 	some a in tools.allow
@@ -108,6 +113,8 @@ global_hitl contains h if {
 	et == "data.access"
 	some h in classification.requires_hitl
 }
+
+global_hitl contains h if some h in control.requires_hitl
 
 # Explanations used only when nothing allowed (e.g. a security_critical tool without a project
 # allow).

@@ -1,0 +1,103 @@
+# Control plane: budget holds, data-flow labels across agents, agent liveness, trusted memory.
+#
+# Consulted for every event (main: `some d in control.deny`, `some h in control.requires_hitl`);
+# each rule names the event types it applies to. The fields below are filled by the library, never
+# by the caller (docs/control-plane.md):
+#
+#   budget.reserved   false when the budget ledger could not hold the estimated cost (the ledger
+#                     decided in the same transaction that read the remaining amounts).
+#   flow              {"high_water": label, "labels": [..], "provenance": [{kind, name, trust}],
+#                      "min_trust": trust}: what the session has seen so far (kitelogik.flow.FlowGate).
+#   agent             {"known": bool, "alive": bool, "depth": n, "root": id}: the acting agent in the
+#                     agent registry (kitelogik.agents), when the gate has one.
+#   args.memory       for data.access "memory.write" events built by kitelogik.memory: the target
+#                     tier and the source of the content (effective and claimed), with trust ranks.
+#
+# Label flow into agents: data of label L (the session's high-water mark, or the event's labels)
+# may not be handed to a spawned or delegated agent whose clearance (a "clearance:<level>" scope in
+# its child_scopes, default data.kitelogik.config.classification.default_clearance) is below L.
+#
+# Memory: content whose source is less trusted than the target tier needs a human approval; content
+# that came from a tool or document but is claimed as user input (spoofed provenance) is denied.
+package kitelogik.global.control
+
+import rego.v1
+
+import data.kitelogik.global.lib
+
+c := lib.cfg.classification
+
+rank(label) := object.get(c.labels, label, c.unknown_label_rank)
+
+level(r) := c.order[r]
+
+flow := lib.obj(object.get(lib.inp, "flow", {}))
+
+spawn := lib.obj(object.get(lib.inp, "spawn", {}))
+
+agent := lib.obj(object.get(lib.inp, "agent", {}))
+
+budget := lib.obj(object.get(lib.inp, "budget", {}))
+
+# Labels the event carries: its own labels, the session's labels and its high-water mark.
+carried := (lib.input_labels | lib.strings(object.get(flow, "labels", []))) | {h | h := object.get(flow, "high_water", null); is_string(h)}
+
+carried_rank := max({rank(l) | some l in carried}) if count(carried) > 0
+
+child_clearance := max({rank(l) |
+	some s in lib.strings(object.get(spawn, "child_scopes", []))
+	startswith(s, "clearance:")
+	l := substring(s, 10, -1)
+	c.labels[l]
+} | {rank(c.default_clearance)})
+
+deny contains d if {
+	object.get(budget, "reserved", true) == false
+	d := {"rule": "global.control.budget_not_reserved", "reason": "budget: the estimated cost could not be reserved (not enough budget remains)"}
+}
+
+deny contains d if {
+	lib.event_type in {"agent.spawn", "agent.delegate"}
+	carried_rank > child_clearance
+	d := {"rule": "global.control.label_flow_to_lower_clearance", "reason": sprintf("%s: %s data may not flow to an agent cleared only for %s data", [lib.event_type, level(carried_rank), level(child_clearance)])}
+}
+
+deny contains d if {
+	object.get(agent, "alive", true) == false
+	d := {"rule": "global.control.agent_killed", "reason": sprintf("agent '%s' was killed: its tree may no longer act", [lib.text(object.get(lib.ctx, "agent_id", ""))])}
+}
+
+deny contains d if {
+	object.get(agent, "known", true) == false
+	object.get(agent, "required", false) == true
+	d := {"rule": "global.control.agent_unknown", "reason": sprintf("agent '%s' is not in the agent registry", [lib.text(object.get(lib.ctx, "agent_id", ""))])}
+}
+
+# Memory ---------------------------------------------------------------------------------------
+
+memory := lib.obj(object.get(lib.obj(object.get(lib.inp, "args", {})), "memory", {}))
+
+memory_write if {
+	lib.event_type == "data.access"
+	lib.action == "memory.write"
+}
+
+deny contains d if {
+	memory_write
+	object.get(memory, "spoofed", false) == true
+	src := lib.obj(object.get(memory, "source", {}))
+	d := {"rule": "global.control.memory_spoofed_source", "reason": sprintf("memory.write: content from %s '%s' is claimed as %s input", [lib.text(object.get(src, "kind", "")), lib.text(object.get(src, "name", "")), lib.text(object.get(lib.obj(object.get(memory, "claimed_source", {})), "kind", ""))])}
+}
+
+deny contains d if {
+	memory_write
+	not is_number(object.get(memory, "tier_trust", null))
+	d := {"rule": "global.control.memory_malformed", "reason": "memory.write: the target tier's trust is missing"}
+}
+
+requires_hitl contains d if {
+	memory_write
+	object.get(memory, "source_trust", 0) < memory.tier_trust
+	src := lib.obj(object.get(memory, "source", {}))
+	d := {"rule": "global.control.memory_untrusted_into_trusted", "reason": sprintf("memory.write: %s content (from %s '%s') into the trusted tier '%s' needs a human approval", [lib.text(object.get(src, "trust", "untrusted")), lib.text(object.get(src, "kind", "")), lib.text(object.get(src, "name", "")), lib.text(object.get(memory, "tier", ""))])}
+}
