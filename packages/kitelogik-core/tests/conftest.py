@@ -28,3 +28,14 @@ def kl_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An isolated KITELOGIK_HOME so tests never write into the working directory."""
     monkeypatch.setenv("KITELOGIK_HOME", str(tmp_path / "klhome"))
     return tmp_path / "klhome"
+
+
+@pytest.fixture(scope="session")
+def opa_url() -> Iterator[str]:
+    """A real OPA server (OPA 0.70, scripts/ensure-opa.sh) on loopback serving policies/."""
+    from kitelogik.testing.opa import opa_binary, opa_server
+
+    if opa_binary() is None:
+        pytest.skip("OPA binary not installed: run scripts/ensure-opa.sh (make test does)")
+    with opa_server(POLICIES) as server:
+        yield server.url
