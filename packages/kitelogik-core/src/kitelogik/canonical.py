@@ -239,7 +239,7 @@ class _Walker:
         if isinstance(value, list | tuple):
             return tuple(self.freeze(v, (*trail, i), key) for i, v in enumerate(value))
         if isinstance(value, str):  # str subclasses: keep the plain text only
-            return self.freeze(str(value), trail, key)
+            return self.freeze("" + value, trail, key)  # the text, not a subclass __str__
         if isinstance(value, bool | int) and not isinstance(value, bool):
             return int(value)
         if isinstance(value, float):

@@ -81,7 +81,10 @@ _RUNNING: contextvars.ContextVar[tuple[str, Decision] | None] = contextvars.Cont
 
 
 def _drive(routine: _Routine[T]) -> T:
-    op = next(routine)
+    try:
+        op = next(routine)
+    except StopIteration as stop:  # decided without asking the outside world
+        return stop.value
     while True:
         try:
             value = op.run()
@@ -101,7 +104,10 @@ def _drive(routine: _Routine[T]) -> T:
 
 
 async def _adrive(routine: _Routine[T]) -> T:
-    op = next(routine)
+    try:
+        op = next(routine)
+    except StopIteration as stop:
+        return stop.value
     while True:
         try:
             value = await op.arun()
