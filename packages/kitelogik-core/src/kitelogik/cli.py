@@ -40,3 +40,7 @@ _register_commands()
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
