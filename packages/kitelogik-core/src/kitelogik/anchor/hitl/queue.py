@@ -72,6 +72,10 @@ def default_principals(decision: Decision, event: GovernanceEvent) -> set[str]:
     return names
 
 
+def _request_id(decision: Decision) -> str:
+    return f"apr_{decision.id}"
+
+
 def _identity(approver: ApproverIdentity | str) -> ApproverIdentity:
     if isinstance(approver, ApproverIdentity):
         return approver
@@ -147,7 +151,7 @@ class ApprovalQueue:
         ctx = getattr(event, "context", None)
         principals = sorted(set(self.principal_of(decision, event)))
         req = ApprovalRequest(
-            id=f"apr_{decision.id}",
+            id=_request_id(decision),
             digest=decision.binding_digest,
             decision_id=decision.id,
             event_type=decision.event_type,
@@ -399,33 +403,39 @@ class ApprovalQueue:
     def wait_for_approval(
         self, decision: Decision, event: GovernanceEvent, timeout: float
     ) -> ApprovalResult:
-        req = self.request(decision, event, timeout)
+        request_id = _request_id(decision)
         try:
-            result = self.wait(req.id, timeout)
+            self.request(decision, event, timeout)
+            result = self.wait(request_id, timeout)
         except BaseException:
-            self._withdraw(req.id)
+            self._withdraw(request_id)
             raise
         if not result.approved:
             return result
-        return self.consume(req.id, decision)
+        return self.consume(request_id, decision)
 
     async def await_approval(
         self, decision: Decision, event: GovernanceEvent, timeout: float
     ) -> ApprovalResult:
-        req = await self.arequest(decision, event, timeout)
+        request_id = _request_id(decision)
         try:
-            result = await self.await_request(req.id, timeout)
+            await self.arequest(decision, event, timeout)
+            result = await self.await_request(request_id, timeout)
         except BaseException:
-            await asyncio.to_thread(self._withdraw, req.id)
+            # Also when cancelled while the request was being stored: close it, so no reviewer
+            # approves a call nobody will run. Synchronous on purpose (we are being cancelled).
+            self._withdraw(request_id)
             raise
         if not result.approved:
             return result
-        return await asyncio.to_thread(self.consume, req.id, decision)
+        return await asyncio.to_thread(self.consume, request_id, decision)
 
     def _withdraw(self, request_id: str) -> None:
         """The agent stopped waiting (cancelled, or the store failed): close the request so no
         reviewer approves a call nobody will run."""
         try:
             self.store.expire(request_id, time.time(), force=True)
+        except UnknownRequest:
+            pass
         except Exception:  # noqa: BLE001 - best effort; the request expires anyway
             log.warning("could not withdraw approval request %s", request_id)
