@@ -225,6 +225,10 @@ class PolicyGate:
         arguments; the outcome is audited and the budget settled. Exceptions propagate."""
         if not decision.allowed:
             raise GovernanceError(decision)
+        running = _RUNNING.get()
+        if running is not None and running[1].id == decision.id:
+            # A nested enforcement point reusing the outer decision: the outer one audits.
+            return fn(**thaw(decision.args))
         token = _RUNNING.set((_call_key(decision), decision))
         try:
             result = fn(**thaw(decision.args))
@@ -239,6 +243,9 @@ class PolicyGate:
     async def ainvoke(self, decision: Decision, fn: Callable[..., Awaitable[T]]) -> T:
         if not decision.allowed:
             raise GovernanceError(decision)
+        running = _RUNNING.get()
+        if running is not None and running[1].id == decision.id:
+            return await fn(**thaw(decision.args))
         token = _RUNNING.set((_call_key(decision), decision))
         try:
             result = await fn(**thaw(decision.args))
