@@ -1,0 +1,161 @@
+"""What an audit record holds, and how records are chained.
+
+Every record's content is ``{"v": 1, "kind", "ts", "data"}``; its ``body`` is the RFC 8785
+canonical JSON of that content. The chain commits to the body and to the previous record::
+
+    content_hash = sha256(body)
+    hash         = sha256(canonical_json({"content": content_hash, "prev": prev_hash, "seq": seq}))
+
+with ``prev_hash`` of the first record ``"0" * 64``. The second line is built by string
+formatting, which is exactly its canonical JSON (fixed keys in sorted order, hex strings, an
+integer), so a writer holding the store's lock does only a little hashing per record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from kitelogik.audit._canon import Redactor, canonical, prepare
+
+if TYPE_CHECKING:
+    from kitelogik.decision import Decision
+
+__all__ = [
+    "GENESIS",
+    "RESERVED_KINDS",
+    "Prepared",
+    "Row",
+    "chain_hash",
+    "decision_data",
+    "format_ts",
+    "outcome_data",
+    "prepare_record",
+]
+
+GENESIS = "0" * 64
+RESERVED_KINDS = frozenset({"decision", "outcome"})
+
+
+def chain_hash(content_hash: str, prev: str, seq: int) -> str:
+    text = f'{{"content":"{content_hash}","prev":"{prev}","seq":{seq}}}'
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def format_ts(ns: int) -> str:
+    """RFC 3339 UTC with microseconds; sorts lexically."""
+    secs, rem = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem // 1000:06d}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A record ready to be chained: everything but its position."""
+
+    ts: str
+    kind: str
+    decision_id: str | None
+    verdict: str | None
+    action: str | None
+    session_id: str | None
+    body: str
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A stored record."""
+
+    seq: int
+    ts: str
+    kind: str
+    decision_id: str | None
+    verdict: str | None
+    action: str | None
+    session_id: str | None
+    body: str
+    prev: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        import json
+
+        return {
+            "type": "record",
+            "seq": self.seq,
+            "hash": self.hash,
+            "prev": self.prev,
+            "record": json.loads(self.body),
+        }
+
+
+def _input_field(decision: Decision, section: str, name: str) -> Any:
+    doc = decision.input
+    if not isinstance(doc, Mapping):
+        return None
+    sec = doc.get(section)
+    return sec.get(name) if isinstance(sec, Mapping) else None
+
+
+def decision_data(decision: Decision) -> dict[str, Any]:
+    lat = round(decision.latency * 1e6, 1)
+    return {
+        "decision_id": decision.id,
+        "event_type": decision.event_type,
+        "action": decision.action,
+        "args": decision.args,
+        "verdict": decision.verdict,
+        "reasons": decision.reasons,
+        "rules": decision.rules,
+        "risk_tier": decision.risk_tier,
+        "engine": decision.engine,
+        "engine_decision_id": decision.engine_decision_id,
+        "policy_version": getattr(decision, "policy_version", ""),
+        "session_id": decision.session_id,
+        "agent_id": _input_field(decision, "context", "agent_id"),
+        "token_id": _input_field(decision, "credential", "token_id"),
+        "latency_us": int(lat) if lat.is_integer() else lat,
+        "obligations": decision.obligations,
+        "approval": decision.approval,
+    }
+
+
+def outcome_data(decision: Decision, outcome: str, error: str | None) -> dict[str, Any]:
+    return {
+        "decision_id": decision.id,
+        "event_type": decision.event_type,
+        "action": decision.action,
+        "session_id": decision.session_id,
+        "verdict": decision.verdict,
+        "outcome": outcome,
+        "error": error,
+        "approval": decision.approval,
+    }
+
+
+def prepare_record(
+    kind: str, ts_ns: int, data: Any, redactor: Redactor | None, trusted_keys: bool = False
+) -> Prepared:
+    """Redact, canonicalize and hash one record's content (no store, no lock needed)."""
+    ts = format_ts(ts_ns)
+    clean, fast = prepare(data, redactor, trusted_keys)
+    if not isinstance(clean, dict):
+        clean = {"value": clean}
+    body = canonical({"v": 1, "kind": kind, "ts": ts, "data": clean}, fast)
+    did = clean.get("decision_id")
+    verdict = clean.get("verdict") if kind == "decision" else clean.get("outcome")
+    action = clean.get("action")
+    sid = clean.get("session_id")
+    return Prepared(
+        ts=ts,
+        kind=kind,
+        decision_id=did if isinstance(did, str) else None,
+        verdict=verdict if isinstance(verdict, str) else None,
+        action=action if isinstance(action, str) else None,
+        session_id=sid if isinstance(sid, str) else None,
+        body=body,
+        content_hash=hashlib.sha256(body.encode("utf-8")).hexdigest(),
+    )
