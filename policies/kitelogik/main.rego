@@ -22,105 +22,95 @@ package kitelogik.main
 
 import rego.v1
 
-import data.kitelogik.global.agents
-import data.kitelogik.global.budget
-import data.kitelogik.global.classification
-import data.kitelogik.global.control
-import data.kitelogik.global.lib
-import data.kitelogik.global.plan
-import data.kitelogik.global.resources
-import data.kitelogik.global.tools
-import data.kitelogik.global.validate
-
-et := lib.event_type
+et := data.kitelogik.global.lib.event_type
 
 # Global tier, dispatched by event type ----------------------------------------------------------
 
-global_deny contains d if some d in validate.deny
+global_deny contains d if some d in data.kitelogik.global.validate.deny
 
 global_deny contains d if {
-	lib.tool_like
-	some d in tools.deny
+	data.kitelogik.global.lib.tool_like
+	some d in data.kitelogik.global.tools.deny
 }
 
 global_deny contains d if {
-	lib.tool_like
-	some d in classification.deny
+	data.kitelogik.global.lib.tool_like
+	some d in data.kitelogik.global.classification.deny
 }
 
 global_deny contains d if {
 	et == "plan"
-	some d in plan.deny
+	some d in data.kitelogik.global.plan.deny
 }
 
 global_deny contains d if {
-	count(lib.resource_subjects) > 0
-	some d in resources.deny
+	count(data.kitelogik.global.lib.resource_subjects) > 0
+	some d in data.kitelogik.global.resources.deny
 }
 
 global_deny contains d if {
 	et in {"agent.spawn", "agent.delegate"}
-	some d in agents.deny
+	some d in data.kitelogik.global.agents.deny
 }
 
 global_deny contains d if {
 	et == "data.access"
-	some d in classification.deny
+	some d in data.kitelogik.global.classification.deny
 }
 
 global_deny contains d if {
 	has_budget
-	some d in budget.deny
+	some d in data.kitelogik.global.budget.deny
 }
 
 global_deny contains d if {
 	et == "resource.use"
-	some d in budget.deny
+	some d in data.kitelogik.global.budget.deny
 }
 
-has_budget if object.get(lib.inp, "budget", null) != null
+has_budget if object.get(data.kitelogik.global.lib.inp, "budget", null) != null
 
 # Control plane (budget holds, label flow into agents, agent liveness, trusted memory): each rule
 # names the event types it applies to.
-global_deny contains d if some d in control.deny
+global_deny contains d if some d in data.kitelogik.global.control.deny
 
 global_allow contains a if {
-	lib.tool_like
-	some a in tools.allow
+	data.kitelogik.global.lib.tool_like
+	some a in data.kitelogik.global.tools.allow
 }
 
 global_allow contains a if {
 	et in {"agent.spawn", "agent.delegate"}
-	some a in agents.allow
+	some a in data.kitelogik.global.agents.allow
 }
 
 global_allow contains a if {
 	et == "resource.use"
-	some a in budget.allow
+	some a in data.kitelogik.global.budget.allow
 }
 
 global_allow contains a if {
 	et == "data.access"
-	some a in classification.allow
+	some a in data.kitelogik.global.classification.allow
 }
 
 global_hitl contains h if {
-	lib.tool_like
-	some h in tools.requires_hitl
+	data.kitelogik.global.lib.tool_like
+	some h in data.kitelogik.global.tools.requires_hitl
 }
 
 global_hitl contains h if {
 	et == "data.access"
-	some h in classification.requires_hitl
+	some h in data.kitelogik.global.classification.requires_hitl
 }
 
-global_hitl contains h if some h in control.requires_hitl
+global_hitl contains h if some h in data.kitelogik.global.control.requires_hitl
 
 # Explanations used only when nothing allowed (e.g. a security_critical tool without a project
 # allow).
 global_not_allowed contains n if {
-	lib.tool_like
-	some n in tools.not_allowed
+	data.kitelogik.global.lib.tool_like
+	some n in data.kitelogik.global.tools.not_allowed
 }
 
 # Project tier (optional: every reference below is safe when no project package is loaded) -------
@@ -189,7 +179,7 @@ is_collection(x) if is_array(x)
 
 project_risk_tier := t if {
 	t := data.kitelogik.project.risk_tier
-	lib.valid_tier(t)
+	data.kitelogik.global.lib.valid_tier(t)
 }
 
 # Combination ----------------------------------------------------------------------------------
@@ -271,15 +261,15 @@ rule_set contains "main.default_deny" if {
 }
 
 # Risk tier: the highest of the global tier's view and a valid project risk_tier.
-global_tier := lib.cfg.malformed_tier if count(validate.deny) > 0
+global_tier := data.kitelogik.global.lib.cfg.malformed_tier if count(data.kitelogik.global.validate.deny) > 0
 
-else := tools.risk_tier if lib.tool_like
+else := data.kitelogik.global.tools.risk_tier if data.kitelogik.global.lib.tool_like
 
-else := classification.risk_tier if et == "data.access"
+else := data.kitelogik.global.classification.risk_tier if et == "data.access"
 
-else := object.get(lib.cfg.event_tiers, et, lib.cfg.malformed_tier)
+else := object.get(data.kitelogik.global.lib.cfg.event_tiers, et, data.kitelogik.global.lib.cfg.malformed_tier)
 
-risk_tier := lib.max_tier({global_tier, project_risk_tier}) if project_risk_tier
+risk_tier := data.kitelogik.global.lib.max_tier({global_tier, project_risk_tier}) if project_risk_tier
 
 else := global_tier
 

@@ -5,84 +5,75 @@ package kitelogik.main
 
 import rego.v1
 
-import data.kitelogik.bench.lib
-import data.kitelogik.bench.rules.common
-import data.kitelogik.bench.rules.email
-import data.kitelogik.bench.rules.fs
-import data.kitelogik.bench.rules.http
-import data.kitelogik.bench.rules.payment
-import data.kitelogik.bench.rules.shell
-import data.kitelogik.bench.rules.sql
-
-deny_set contains d if some d in common.deny
+deny_set contains d if some d in data.kitelogik.bench.rules.common.deny
 
 deny_set contains d if {
-	lib.kind == "fs"
-	some d in fs.deny
+	data.kitelogik.bench.lib.kind == "fs"
+	some d in data.kitelogik.bench.rules.fs.deny
 }
 
 deny_set contains d if {
-	lib.kind == "http"
-	some d in http.deny
+	data.kitelogik.bench.lib.kind == "http"
+	some d in data.kitelogik.bench.rules.http.deny
 }
 
 deny_set contains d if {
-	lib.kind == "email"
-	some d in email.deny
+	data.kitelogik.bench.lib.kind == "email"
+	some d in data.kitelogik.bench.rules.email.deny
 }
 
 deny_set contains d if {
-	lib.kind == "payment"
-	some d in payment.deny
+	data.kitelogik.bench.lib.kind == "payment"
+	some d in data.kitelogik.bench.rules.payment.deny
 }
 
 deny_set contains d if {
-	lib.kind == "sql"
-	some d in sql.deny
+	data.kitelogik.bench.lib.kind == "sql"
+	some d in data.kitelogik.bench.rules.sql.deny
 }
 
 deny_set contains d if {
-	lib.kind == "shell"
-	some d in shell.deny
+	data.kitelogik.bench.lib.kind == "shell"
+	some d in data.kitelogik.bench.rules.shell.deny
 }
 
 hitl_set contains h if {
-	lib.kind == "fs"
-	some h in fs.requires_hitl
+	data.kitelogik.bench.lib.kind == "fs"
+	some h in data.kitelogik.bench.rules.fs.requires_hitl
 }
 
 hitl_set contains h if {
-	lib.kind == "http"
-	some h in http.requires_hitl
+	data.kitelogik.bench.lib.kind == "http"
+	some h in data.kitelogik.bench.rules.http.requires_hitl
 }
 
 hitl_set contains h if {
-	lib.kind == "email"
-	some h in email.requires_hitl
+	data.kitelogik.bench.lib.kind == "email"
+	some h in data.kitelogik.bench.rules.email.requires_hitl
 }
 
 hitl_set contains h if {
-	lib.kind == "payment"
-	some h in payment.requires_hitl
+	data.kitelogik.bench.lib.kind == "payment"
+	some h in data.kitelogik.bench.rules.payment.requires_hitl
 }
 
 hitl_set contains h if {
-	lib.kind == "sql"
-	some h in sql.requires_hitl
+	data.kitelogik.bench.lib.kind == "sql"
+	some h in data.kitelogik.bench.rules.sql.requires_hitl
 }
 
 hitl_set contains h if {
-	lib.kind == "shell"
-	some h in shell.requires_hitl
+	data.kitelogik.bench.lib.kind == "shell"
+	some h in data.kitelogik.bench.rules.shell.requires_hitl
 }
 
 tier_outcome := {"informational": "allow", "operational": "allow", "transactional_high": "escalate", "destructive": "escalate"}
 
-hitl_set contains {"rule": "tier.requires_approval", "reason": sprintf("tool '%s' is %s", [lib.action, lib.tool.tier])} if {
-	object.get(tier_outcome, object.get(lib.tool, "tier", ""), "") == "escalate"
+hitl_set contains {"rule": "tier.requires_approval", "reason": sprintf("tool '%s' is %s", [data.kitelogik.bench.lib.action, data.kitelogik.bench.lib.tool.tier])} if {
+	object.get(tier_outcome, object.get(data.kitelogik.bench.lib.tool, "tier", ""), "") == "escalate"
 }
 
-allowed if object.get(lib.tool, "tier", "") in {"informational", "operational", "transactional_high", "destructive"}
+allowed if object.get(data.kitelogik.bench.lib.tool, "tier", "") in {"informational", "operational", "transactional_high", "destructive"}
 
 default final_deny := false
 
@@ -122,13 +113,15 @@ rule_set contains e.rule if some e in deny_set
 
 rule_set contains e.rule if some e in hitl_set
 
+rule_set contains "tier.allows" if final_allow
+
 rule_set contains "main.default_deny" if {
 	count(deny_set) == 0
 	not allowed
 }
 
 risk_tier := t if {
-	t := object.get(lib.tool, "tier", null)
+	t := object.get(data.kitelogik.bench.lib.tool, "tier", null)
 	is_string(t)
 } else := "security_critical"
 

@@ -15,56 +15,54 @@ package kitelogik.global.agents
 
 import rego.v1
 
-import data.kitelogik.global.lib
-
-spawn := lib.obj(object.get(lib.inp, "spawn", {}))
+spawn := data.kitelogik.global.lib.obj(object.get(data.kitelogik.global.lib.inp, "spawn", {}))
 
 depth := d if {
-	d := lib.num(object.get(spawn, "depth", null))
+	d := data.kitelogik.global.lib.num(object.get(spawn, "depth", null))
 	d != null
 } else := d + 1 if {
-	d := lib.num(object.get(lib.ctx, "delegation_depth", null))
+	d := data.kitelogik.global.lib.num(object.get(data.kitelogik.global.lib.ctx, "delegation_depth", null))
 	d != null
 }
 
-limit := lib.cfg.agents.max_spawn_depth if lib.event_type == "agent.spawn"
+limit := data.kitelogik.global.lib.cfg.agents.max_spawn_depth if data.kitelogik.global.lib.event_type == "agent.spawn"
 
-else := lib.cfg.agents.max_delegation_depth
+else := data.kitelogik.global.lib.cfg.agents.max_delegation_depth
 
-requested := lib.strings(object.get(spawn, "requested_capabilities", []))
+requested := data.kitelogik.global.lib.strings(object.get(spawn, "requested_capabilities", []))
 
-parent_caps := lib.strings(object.get(spawn, "parent_capabilities", []))
+parent_caps := data.kitelogik.global.lib.strings(object.get(spawn, "parent_capabilities", []))
 
-child_scopes := lib.strings(object.get(spawn, "child_scopes", []))
+child_scopes := data.kitelogik.global.lib.strings(object.get(spawn, "child_scopes", []))
 
 sorted_text(xs) := concat(", ", sort([x | some x in xs]))
 
 deny contains d if {
 	not depth
-	d := {"rule": "global.agents.unknown_depth", "reason": sprintf("%s: the child's depth is unknown (spawn.depth and context.delegation_depth are missing)", [lib.event_type])}
+	d := {"rule": "global.agents.unknown_depth", "reason": sprintf("%s: the child's depth is unknown (spawn.depth and context.delegation_depth are missing)", [data.kitelogik.global.lib.event_type])}
 }
 
 deny contains d if {
 	depth > limit
-	d := {"rule": "global.agents.depth_limit", "reason": sprintf("%s: depth limit exceeded (the limit is %d)", [lib.event_type, limit])}
+	d := {"rule": "global.agents.depth_limit", "reason": sprintf("%s: depth limit exceeded (the limit is %d)", [data.kitelogik.global.lib.event_type, limit])}
 }
 
 deny contains d if {
-	lib.event_type == "agent.spawn"
+	data.kitelogik.global.lib.event_type == "agent.spawn"
 	extra := requested - parent_caps
 	count(extra) > 0
 	d := {"rule": "global.agents.capability_escalation", "reason": sprintf("agent.spawn: requested capabilities exceed the parent's: %s", [sorted_text(extra)])}
 }
 
 deny contains d if {
-	lib.event_type == "agent.delegate"
-	extra := (child_scopes | requested) - lib.effective_scopes
+	data.kitelogik.global.lib.event_type == "agent.delegate"
+	extra := (child_scopes | requested) - data.kitelogik.global.lib.effective_scopes
 	count(extra) > 0
 	d := {"rule": "global.agents.scope_escalation", "reason": sprintf("agent.delegate: delegated scopes exceed the session's: %s", [sorted_text(extra)])}
 }
 
 allow contains {"rule": rule, "reason": reason} if {
 	depth
-	rule := concat("", ["global.agents.", replace(lib.event_type, "agent.", ""), "_within_limits"])
-	reason := sprintf("%s within the depth limit and the parent's authority", [lib.event_type])
+	rule := concat("", ["global.agents.", replace(data.kitelogik.global.lib.event_type, "agent.", ""), "_within_limits"])
+	reason := sprintf("%s within the depth limit and the parent's authority", [data.kitelogik.global.lib.event_type])
 }

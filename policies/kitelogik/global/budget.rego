@@ -9,13 +9,11 @@ package kitelogik.global.budget
 
 import rego.v1
 
-import data.kitelogik.global.lib
+budget := data.kitelogik.global.lib.obj(object.get(data.kitelogik.global.lib.inp, "budget", {}))
 
-budget := lib.obj(object.get(lib.inp, "budget", {}))
+remaining := data.kitelogik.global.lib.obj(object.get(budget, "remaining", {}))
 
-remaining := lib.obj(object.get(budget, "remaining", {}))
-
-requested := lib.obj(object.get(budget, "requested", {}))
+requested := data.kitelogik.global.lib.obj(object.get(budget, "requested", {}))
 
 deny contains d if {
 	some k, want in requested
@@ -23,15 +21,15 @@ deny contains d if {
 	is_number(want)
 	is_number(have)
 	want > have
-	d := {"rule": "global.budget.exceeded", "reason": sprintf("budget exceeded: the requested %s is more than what remains", [lib.text(k)])}
+	d := {"rule": "global.budget.exceeded", "reason": sprintf("budget exceeded: the requested %s is more than what remains", [data.kitelogik.global.lib.text(k)])}
 }
 
 deny contains d if {
-	lib.event_type == "resource.use"
+	data.kitelogik.global.lib.event_type == "resource.use"
 	not is_object(object.get(budget, "requested", null))
 	d := {"rule": "global.budget.no_request", "reason": "resource.use: the event carries no budget.requested amounts"}
 }
 
 allow contains {"rule": "global.budget.within_budget", "reason": "resource.use within the remaining budget"} if {
-	lib.event_type == "resource.use"
+	data.kitelogik.global.lib.event_type == "resource.use"
 }

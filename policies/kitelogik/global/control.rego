@@ -23,29 +23,27 @@ package kitelogik.global.control
 
 import rego.v1
 
-import data.kitelogik.global.lib
-
-c := lib.cfg.classification
+c := data.kitelogik.global.lib.cfg.classification
 
 rank(label) := object.get(c.labels, label, c.unknown_label_rank)
 
 level(r) := c.order[r]
 
-flow := lib.obj(object.get(lib.inp, "flow", {}))
+flow := data.kitelogik.global.lib.obj(object.get(data.kitelogik.global.lib.inp, "flow", {}))
 
-spawn := lib.obj(object.get(lib.inp, "spawn", {}))
+spawn := data.kitelogik.global.lib.obj(object.get(data.kitelogik.global.lib.inp, "spawn", {}))
 
-agent := lib.obj(object.get(lib.inp, "agent", {}))
+agent := data.kitelogik.global.lib.obj(object.get(data.kitelogik.global.lib.inp, "agent", {}))
 
-budget := lib.obj(object.get(lib.inp, "budget", {}))
+budget := data.kitelogik.global.lib.obj(object.get(data.kitelogik.global.lib.inp, "budget", {}))
 
 # Labels the event carries: its own labels, the session's labels and its high-water mark.
-carried := (lib.input_labels | lib.strings(object.get(flow, "labels", []))) | {h | h := object.get(flow, "high_water", null); is_string(h)}
+carried := (data.kitelogik.global.lib.input_labels | data.kitelogik.global.lib.strings(object.get(flow, "labels", []))) | {h | h := object.get(flow, "high_water", null); is_string(h)}
 
 carried_rank := max({rank(l) | some l in carried}) if count(carried) > 0
 
 child_clearance := max({rank(l) |
-	some s in lib.strings(object.get(spawn, "child_scopes", []))
+	some s in data.kitelogik.global.lib.strings(object.get(spawn, "child_scopes", []))
 	startswith(s, "clearance:")
 	l := substring(s, 10, -1)
 	c.labels[l]
@@ -57,36 +55,36 @@ deny contains d if {
 }
 
 deny contains d if {
-	lib.event_type in {"agent.spawn", "agent.delegate"}
+	data.kitelogik.global.lib.event_type in {"agent.spawn", "agent.delegate"}
 	carried_rank > child_clearance
-	d := {"rule": "global.control.label_flow_to_lower_clearance", "reason": sprintf("%s: %s data may not flow to an agent cleared only for %s data", [lib.event_type, level(carried_rank), level(child_clearance)])}
+	d := {"rule": "global.control.label_flow_to_lower_clearance", "reason": sprintf("%s: %s data may not flow to an agent cleared only for %s data", [data.kitelogik.global.lib.event_type, level(carried_rank), level(child_clearance)])}
 }
 
 deny contains d if {
 	object.get(agent, "alive", true) == false
-	d := {"rule": "global.control.agent_killed", "reason": sprintf("agent '%s' was killed: its tree may no longer act", [lib.text(object.get(lib.ctx, "agent_id", ""))])}
+	d := {"rule": "global.control.agent_killed", "reason": sprintf("agent '%s' was killed: its tree may no longer act", [data.kitelogik.global.lib.text(object.get(data.kitelogik.global.lib.ctx, "agent_id", ""))])}
 }
 
 deny contains d if {
 	object.get(agent, "known", true) == false
 	object.get(agent, "required", false) == true
-	d := {"rule": "global.control.agent_unknown", "reason": sprintf("agent '%s' is not in the agent registry", [lib.text(object.get(lib.ctx, "agent_id", ""))])}
+	d := {"rule": "global.control.agent_unknown", "reason": sprintf("agent '%s' is not in the agent registry", [data.kitelogik.global.lib.text(object.get(data.kitelogik.global.lib.ctx, "agent_id", ""))])}
 }
 
 # Memory ---------------------------------------------------------------------------------------
 
-memory := lib.obj(object.get(lib.obj(object.get(lib.inp, "args", {})), "memory", {}))
+memory := data.kitelogik.global.lib.obj(object.get(data.kitelogik.global.lib.obj(object.get(data.kitelogik.global.lib.inp, "args", {})), "memory", {}))
 
 memory_write if {
-	lib.event_type == "data.access"
-	lib.action == "memory.write"
+	data.kitelogik.global.lib.event_type == "data.access"
+	data.kitelogik.global.lib.action == "memory.write"
 }
 
 deny contains d if {
 	memory_write
 	object.get(memory, "spoofed", false) == true
-	src := lib.obj(object.get(memory, "source", {}))
-	d := {"rule": "global.control.memory_spoofed_source", "reason": sprintf("memory.write: content from %s '%s' is claimed as %s input", [lib.text(object.get(src, "kind", "")), lib.text(object.get(src, "name", "")), lib.text(object.get(lib.obj(object.get(memory, "claimed_source", {})), "kind", ""))])}
+	src := data.kitelogik.global.lib.obj(object.get(memory, "source", {}))
+	d := {"rule": "global.control.memory_spoofed_source", "reason": sprintf("memory.write: content from %s '%s' is claimed as %s input", [data.kitelogik.global.lib.text(object.get(src, "kind", "")), data.kitelogik.global.lib.text(object.get(src, "name", "")), data.kitelogik.global.lib.text(object.get(data.kitelogik.global.lib.obj(object.get(memory, "claimed_source", {})), "kind", ""))])}
 }
 
 deny contains d if {
@@ -98,6 +96,6 @@ deny contains d if {
 requires_hitl contains d if {
 	memory_write
 	object.get(memory, "source_trust", 0) < memory.tier_trust
-	src := lib.obj(object.get(memory, "source", {}))
-	d := {"rule": "global.control.memory_untrusted_into_trusted", "reason": sprintf("memory.write: %s content (from %s '%s') into the trusted tier '%s' needs a human approval", [lib.text(object.get(src, "trust", "untrusted")), lib.text(object.get(src, "kind", "")), lib.text(object.get(src, "name", "")), lib.text(object.get(memory, "tier", ""))])}
+	src := data.kitelogik.global.lib.obj(object.get(memory, "source", {}))
+	d := {"rule": "global.control.memory_untrusted_into_trusted", "reason": sprintf("memory.write: %s content (from %s '%s') into the trusted tier '%s' needs a human approval", [data.kitelogik.global.lib.text(object.get(src, "trust", "untrusted")), data.kitelogik.global.lib.text(object.get(src, "kind", "")), data.kitelogik.global.lib.text(object.get(src, "name", "")), data.kitelogik.global.lib.text(object.get(memory, "tier", ""))])}
 }

@@ -12,11 +12,9 @@ package kitelogik.global.resources
 
 import rego.v1
 
-import data.kitelogik.global.lib
+paths_cfg := data.kitelogik.global.lib.cfg.paths
 
-paths_cfg := lib.cfg.paths
-
-hosts_cfg := lib.cfg.hosts
+hosts_cfg := data.kitelogik.global.lib.cfg.hosts
 
 # Workspace roots: the project tier may set `workspace_roots` (an array of absolute prefixes) to
 # confine file access; otherwise data.kitelogik.config.paths.workspace_roots (empty = no
@@ -55,34 +53,34 @@ canonical(p) if {
 }
 
 deny contains v if {
-	some s in lib.resource_subjects
+	some s in data.kitelogik.global.lib.resource_subjects
 	some p in s.paths
 	not canonical(p)
-	v := lib.violation(s, "global.paths.not_canonical", sprintf("path '%s' is not an absolute canonical path", [p]))
+	v := data.kitelogik.global.lib.violation(s, "global.paths.not_canonical", sprintf("path '%s' is not an absolute canonical path", [p]))
 }
 
 deny contains v if {
-	some s in lib.resource_subjects
+	some s in data.kitelogik.global.lib.resource_subjects
 	some p in s.paths
 	some prefix in paths_cfg.denied_prefixes
 	under(p, prefix)
-	v := lib.violation(s, "global.paths.denied_prefix", sprintf("path '%s' is under the protected location '%s'", [p, prefix]))
+	v := data.kitelogik.global.lib.violation(s, "global.paths.denied_prefix", sprintf("path '%s' is under the protected location '%s'", [p, prefix]))
 }
 
 deny contains v if {
-	some s in lib.resource_subjects
+	some s in data.kitelogik.global.lib.resource_subjects
 	some p in s.paths
 	some seg in split(p, "/")
 	seg in paths_cfg.denied_segments
-	v := lib.violation(s, "global.paths.secret_directory", sprintf("path '%s' is inside a credentials directory '%s'", [p, seg]))
+	v := data.kitelogik.global.lib.violation(s, "global.paths.secret_directory", sprintf("path '%s' is inside a credentials directory '%s'", [p, seg]))
 }
 
 deny contains v if {
 	count(workspace_roots) > 0
-	some s in lib.resource_subjects
+	some s in data.kitelogik.global.lib.resource_subjects
 	some p in s.paths
 	not in_workspace(p)
-	v := lib.violation(s, "global.paths.outside_workspace", sprintf("path '%s' is outside the workspace", [p]))
+	v := data.kitelogik.global.lib.violation(s, "global.paths.outside_workspace", sprintf("path '%s' is outside the workspace", [p]))
 }
 
 in_workspace(p) if {
@@ -114,51 +112,51 @@ ambiguous_numeric(h) if {
 }
 
 deny contains v if {
-	some s in lib.resource_subjects
+	some s in data.kitelogik.global.lib.resource_subjects
 	some raw in s.hosts
 	h := host_name(raw)
 	h in hosts_cfg.blocked
-	v := lib.violation(s, "global.hosts.blocked", sprintf("host '%s' is blocked", [h]))
+	v := data.kitelogik.global.lib.violation(s, "global.hosts.blocked", sprintf("host '%s' is blocked", [h]))
 }
 
 deny contains v if {
-	some s in lib.resource_subjects
+	some s in data.kitelogik.global.lib.resource_subjects
 	some raw in s.hosts
 	h := host_name(raw)
 	some suffix in hosts_cfg.blocked_suffixes
 	endswith(h, concat("", [".", suffix]))
-	v := lib.violation(s, "global.hosts.blocked", sprintf("host '%s' is in the blocked domain '%s'", [h, suffix]))
+	v := data.kitelogik.global.lib.violation(s, "global.hosts.blocked", sprintf("host '%s' is in the blocked domain '%s'", [h, suffix]))
 }
 
 deny contains v if {
-	some s in lib.resource_subjects
+	some s in data.kitelogik.global.lib.resource_subjects
 	some raw in s.hosts
 	h := host_name(raw)
 	is_ipv4(h)
 	some cidr in hosts_cfg.private_cidrs
 	net.cidr_contains(cidr, h)
-	v := lib.violation(s, "global.hosts.private_address", sprintf("host '%s' is a private, loopback, link-local or reserved address (%s)", [h, cidr]))
+	v := data.kitelogik.global.lib.violation(s, "global.hosts.private_address", sprintf("host '%s' is a private, loopback, link-local or reserved address (%s)", [h, cidr]))
 }
 
 deny contains v if {
-	some s in lib.resource_subjects
+	some s in data.kitelogik.global.lib.resource_subjects
 	some raw in s.hosts
 	h := host_name(raw)
 	contains(h, ":")
-	v := lib.violation(s, "global.hosts.ipv6_literal", sprintf("host '%s' is an IPv6 literal; IPv6 literals are not allowed", [h]))
+	v := data.kitelogik.global.lib.violation(s, "global.hosts.ipv6_literal", sprintf("host '%s' is an IPv6 literal; IPv6 literals are not allowed", [h]))
 }
 
 deny contains v if {
-	some s in lib.resource_subjects
+	some s in data.kitelogik.global.lib.resource_subjects
 	some raw in s.hosts
 	h := host_name(raw)
 	ambiguous_numeric(h)
-	v := lib.violation(s, "global.hosts.ambiguous_numeric", sprintf("host '%s' is a numeric form that is not a plain IPv4 address", [h]))
+	v := data.kitelogik.global.lib.violation(s, "global.hosts.ambiguous_numeric", sprintf("host '%s' is a numeric form that is not a plain IPv4 address", [h]))
 }
 
 deny contains v if {
-	some s in lib.resource_subjects
+	some s in data.kitelogik.global.lib.resource_subjects
 	some raw in s.hosts
 	host_name(raw) == ""
-	v := lib.violation(s, "global.hosts.empty", "an empty host name is not allowed")
+	v := data.kitelogik.global.lib.violation(s, "global.hosts.empty", "an empty host name is not allowed")
 }

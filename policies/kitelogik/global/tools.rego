@@ -20,83 +20,81 @@ package kitelogik.global.tools
 
 import rego.v1
 
-import data.kitelogik.global.lib
-
 # (A comprehension is always defined, also when no project tier is loaded.)
 project_tools := object.union_n([t | t := data.kitelogik.project.tools; is_object(t)])
 
 # The effective registry: project entries for new names; a shipped entry always wins.
-registry := object.union(project_tools, lib.cfg.tools)
+registry := object.union(project_tools, data.kitelogik.global.lib.cfg.tools)
 
 # Tiers claimed for a subject by the registry and by the tool declaration.
 claimed_tiers(s) := {t |
 	some t in [object.get(obj_entry(s.action), "tier", null), object.get(s.tool, "risk_tier", null)]
-	lib.valid_tier(t)
+	data.kitelogik.global.lib.valid_tier(t)
 }
 
 # obj_entry(name): the registry entry for a tool name; {} for an unknown tool.
-obj_entry(name) := lib.obj(object.get(registry, name, {}))
+obj_entry(name) := data.kitelogik.global.lib.obj(object.get(registry, name, {}))
 
 known(s) if count(claimed_tiers(s)) > 0
 
-tier(s) := lib.max_tier(claimed_tiers(s)) if known(s)
+tier(s) := data.kitelogik.global.lib.max_tier(claimed_tiers(s)) if known(s)
 
-tier(s) := lib.cfg.unknown_tool_tier if not known(s)
+tier(s) := data.kitelogik.global.lib.cfg.unknown_tool_tier if not known(s)
 
-outcome(s) := object.get(lib.cfg.tiers, [tier(s), "outcome"], "deny_unless_allowed")
+outcome(s) := object.get(data.kitelogik.global.lib.cfg.tiers, [tier(s), "outcome"], "deny_unless_allowed")
 
 external(s) if object.get(obj_entry(s.action), "external", false) == true
 
 external(s) if object.get(s.tool, "external", false) == true
 
-required_scopes(s) := {x | some x in [object.get(obj_entry(s.action), "scope", null), object.get(lib.obj(object.get(s.tool, "labels", {})), "required_scope", null)]; is_string(x)}
+required_scopes(s) := {x | some x in [object.get(obj_entry(s.action), "scope", null), object.get(data.kitelogik.global.lib.obj(object.get(s.tool, "labels", {})), "required_scope", null)]; is_string(x)}
 
 deny contains v if {
-	some s in lib.subjects
+	some s in data.kitelogik.global.lib.subjects
 	not known(s)
-	v := lib.violation(s, "global.tools.unknown_tool", sprintf("tool '%s' is not in the tool registry and declares no risk tier", [lib.text(s.action)]))
+	v := data.kitelogik.global.lib.violation(s, "global.tools.unknown_tool", sprintf("tool '%s' is not in the tool registry and declares no risk tier", [data.kitelogik.global.lib.text(s.action)]))
 }
 
 deny contains v if {
-	some s in lib.subjects
+	some s in data.kitelogik.global.lib.subjects
 	some scope in required_scopes(s)
-	not scope in lib.effective_scopes
-	v := lib.violation(s, "global.tools.missing_scope", sprintf("tool '%s' requires scope '%s', which the session (and its credential) does not hold", [lib.text(s.action), scope]))
+	not scope in data.kitelogik.global.lib.effective_scopes
+	v := data.kitelogik.global.lib.violation(s, "global.tools.missing_scope", sprintf("tool '%s' requires scope '%s', which the session (and its credential) does not hold", [data.kitelogik.global.lib.text(s.action), scope]))
 }
 
 deny contains v if {
-	some s in lib.subjects
+	some s in data.kitelogik.global.lib.subjects
 	roles := object.get(obj_entry(s.action), "roles", null)
 	is_array(roles)
-	not lib.user_role in roles
-	v := lib.violation(s, "global.tools.role_not_permitted", sprintf("tool '%s' is not permitted for user role '%s'", [lib.text(s.action), lib.user_role]))
+	not data.kitelogik.global.lib.user_role in roles
+	v := data.kitelogik.global.lib.violation(s, "global.tools.role_not_permitted", sprintf("tool '%s' is not permitted for user role '%s'", [data.kitelogik.global.lib.text(s.action), data.kitelogik.global.lib.user_role]))
 }
 
 requires_hitl contains v if {
-	some s in lib.subjects
+	some s in data.kitelogik.global.lib.subjects
 	known(s)
 	t := tier(s)
-	lib.cfg.tiers[t].outcome in {"escalate", "deny_unless_allowed"}
-	v := lib.violation(s, sprintf("global.tools.%s_requires_approval", [t]), sprintf("tool '%s' is %s: a human must approve this call", [lib.text(s.action), t]))
+	data.kitelogik.global.lib.cfg.tiers[t].outcome in {"escalate", "deny_unless_allowed"}
+	v := data.kitelogik.global.lib.violation(s, sprintf("global.tools.%s_requires_approval", [t]), sprintf("tool '%s' is %s: a human must approve this call", [data.kitelogik.global.lib.text(s.action), t]))
 }
 
 # security_critical: the global tier never allows it on its own; this reason explains a default
 # deny when no project rule allows it.
 not_allowed contains v if {
-	some s in lib.subjects
+	some s in data.kitelogik.global.lib.subjects
 	known(s)
 	outcome(s) == "deny_unless_allowed"
-	v := lib.violation(s, "global.tools.security_critical_needs_explicit_allow", sprintf("tool '%s' is security_critical: it needs an explicit project-tier allow and a human approval", [lib.text(s.action)]))
+	v := data.kitelogik.global.lib.violation(s, "global.tools.security_critical_needs_explicit_allow", sprintf("tool '%s' is security_critical: it needs an explicit project-tier allow and a human approval", [data.kitelogik.global.lib.text(s.action)]))
 }
 
 allow contains {"rule": "global.tools.risk_tier_permits", "reason": "every requested tool is registered and its risk tier permits it"} if {
-	count(lib.subjects) > 0
-	every s in lib.subjects {
+	count(data.kitelogik.global.lib.subjects) > 0
+	every s in data.kitelogik.global.lib.subjects {
 		known(s)
 		outcome(s) in {"allow", "escalate"}
 	}
 }
 
-risk_tier := lib.max_tier({tier(s) | some s in lib.subjects}) if count(lib.subjects) > 0
+risk_tier := data.kitelogik.global.lib.max_tier({tier(s) | some s in data.kitelogik.global.lib.subjects}) if count(data.kitelogik.global.lib.subjects) > 0
 
 else := "informational"

@@ -7,22 +7,20 @@ package kitelogik.global.validate
 
 import rego.v1
 
-import data.kitelogik.global.lib
-
 deny contains d if {
-	not lib.input_is_object
+	not data.kitelogik.global.lib.input_is_object
 	d := {"rule": "global.validate.input_not_object", "reason": "malformed input: the input document must be a JSON object"}
 }
 
 deny contains d if {
 	is_object(input)
-	not lib.event_type in lib.known_event_types
+	not data.kitelogik.global.lib.event_type in data.kitelogik.global.lib.known_event_types
 	d := {"rule": "global.validate.unknown_event_type", "reason": "malformed input: event_type is missing or not one of tool_call, agent.spawn, agent.delegate, plan, resource.use, data.access"}
 }
 
 deny contains d if {
 	is_object(input)
-	lib.action == ""
+	data.kitelogik.global.lib.action == ""
 	d := {"rule": "global.validate.missing_action", "reason": "malformed input: action must be a non-empty string"}
 }
 
@@ -40,45 +38,45 @@ deny contains d if {
 
 deny contains d if {
 	some f in ["session_scopes"]
-	bad_string_array(lib.ctx, f)
+	bad_string_array(data.kitelogik.global.lib.ctx, f)
 	d := {"rule": "global.validate.bad_field_type", "reason": sprintf("malformed input: context.%s must be an array of strings", [f])}
 }
 
 deny contains d if {
 	some f in ["paths", "hosts"]
-	bad_string_array(lib.resource, f)
+	bad_string_array(data.kitelogik.global.lib.resource, f)
 	d := {"rule": "global.validate.bad_field_type", "reason": sprintf("malformed input: resource.%s must be an array of strings", [f])}
 }
 
 deny contains d if {
-	bad_string_array(lib.inp, "data_labels")
+	bad_string_array(data.kitelogik.global.lib.inp, "data_labels")
 	d := {"rule": "global.validate.bad_field_type", "reason": "malformed input: data_labels must be an array of strings"}
 }
 
 deny contains d if {
 	some f in ["user_role", "session_id", "agent_id", "parent_agent_id", "framework"]
-	v := object.get(lib.ctx, f, null)
+	v := object.get(data.kitelogik.global.lib.ctx, f, null)
 	v != null
 	not is_string(v)
 	d := {"rule": "global.validate.bad_field_type", "reason": sprintf("malformed input: context.%s must be a string or null", [f])}
 }
 
 deny contains d if {
-	v := object.get(lib.ctx, "delegation_depth", null)
+	v := object.get(data.kitelogik.global.lib.ctx, "delegation_depth", null)
 	v != null
-	lib.num(v) == null
+	data.kitelogik.global.lib.num(v) == null
 	d := {"rule": "global.validate.bad_field_type", "reason": "malformed input: context.delegation_depth must be a non-negative number"}
 }
 
 deny contains d if {
-	c := object.get(lib.inp, "classification", null)
+	c := object.get(data.kitelogik.global.lib.inp, "classification", null)
 	c != null
 	not is_string(c)
 	d := {"rule": "global.validate.bad_field_type", "reason": "malformed input: classification must be a string or null"}
 }
 
 deny contains d if {
-	c := object.get(lib.resource, "classification", null)
+	c := object.get(data.kitelogik.global.lib.resource, "classification", null)
 	c != null
 	not is_string(c)
 	d := {"rule": "global.validate.bad_field_type", "reason": "malformed input: resource.classification must be a string or null"}
@@ -86,34 +84,34 @@ deny contains d if {
 
 # credential: null (no broker) or an object whose scopes are an array of strings.
 deny contains d if {
-	c := object.get(lib.inp, "credential", null)
+	c := object.get(data.kitelogik.global.lib.inp, "credential", null)
 	c != null
 	not is_object(c)
 	d := {"rule": "global.validate.bad_credential", "reason": "malformed input: credential must be an object or null"}
 }
 
 deny contains d if {
-	lib.has_credential
-	not is_array(object.get(lib.credential, "scopes", null))
+	data.kitelogik.global.lib.has_credential
+	not is_array(object.get(data.kitelogik.global.lib.credential, "scopes", null))
 	d := {"rule": "global.validate.bad_credential", "reason": "malformed input: credential.scopes must be an array of strings"}
 }
 
 deny contains d if {
-	lib.has_credential
-	bad_string_array(lib.credential, "scopes")
+	data.kitelogik.global.lib.has_credential
+	bad_string_array(data.kitelogik.global.lib.credential, "scopes")
 	d := {"rule": "global.validate.bad_credential", "reason": "malformed input: credential.scopes must be an array of strings"}
 }
 
 # budget: null or an object; its remaining/requested maps hold non-negative numbers.
 deny contains d if {
-	b := object.get(lib.inp, "budget", null)
+	b := object.get(data.kitelogik.global.lib.inp, "budget", null)
 	b != null
 	not is_object(b)
 	d := {"rule": "global.validate.bad_budget", "reason": "malformed input: budget must be an object or null"}
 }
 
 deny contains d if {
-	b := object.get(lib.inp, "budget", null)
+	b := object.get(data.kitelogik.global.lib.inp, "budget", null)
 	is_object(b)
 	some part in ["remaining", "requested"]
 	m := object.get(b, part, null)
@@ -123,27 +121,27 @@ deny contains d if {
 }
 
 deny contains d if {
-	b := object.get(lib.inp, "budget", null)
+	b := object.get(data.kitelogik.global.lib.inp, "budget", null)
 	is_object(b)
 	some part in ["remaining", "requested"]
 	m := object.get(b, part, null)
 	is_object(m)
 	some k, v in m
 	v != null
-	lib.num(v) == null
-	d := {"rule": "global.validate.bad_budget", "reason": sprintf("malformed input: budget.%s.%s must be a non-negative number", [part, lib.text(k)])}
+	data.kitelogik.global.lib.num(v) == null
+	d := {"rule": "global.validate.bad_budget", "reason": sprintf("malformed input: budget.%s.%s must be a non-negative number", [part, data.kitelogik.global.lib.text(k)])}
 }
 
 # tool: risk_tier, when given, must name a known tier; external, when given, must be a boolean.
 deny contains d if {
-	t := object.get(lib.tool_decl, "risk_tier", null)
+	t := object.get(data.kitelogik.global.lib.tool_decl, "risk_tier", null)
 	t != null
-	not lib.valid_tier(t)
+	not data.kitelogik.global.lib.valid_tier(t)
 	d := {"rule": "global.validate.bad_tool", "reason": "malformed input: tool.risk_tier is not a known risk tier"}
 }
 
 deny contains d if {
-	e := object.get(lib.tool_decl, "external", null)
+	e := object.get(data.kitelogik.global.lib.tool_decl, "external", null)
 	e != null
 	not is_boolean(e)
 	d := {"rule": "global.validate.bad_tool", "reason": "malformed input: tool.external must be a boolean"}
@@ -151,37 +149,37 @@ deny contains d if {
 
 # plan: required for plan events, a non-empty array of step objects, each naming an action.
 deny contains d if {
-	lib.event_type == "plan"
-	steps := object.get(lib.obj(object.get(lib.inp, "plan", {})), "steps", null)
+	data.kitelogik.global.lib.event_type == "plan"
+	steps := object.get(data.kitelogik.global.lib.obj(object.get(data.kitelogik.global.lib.inp, "plan", {})), "steps", null)
 	not is_array(steps)
 	d := {"rule": "global.validate.bad_plan", "reason": "malformed input: a plan event needs plan.steps (an array of steps)"}
 }
 
 deny contains d if {
-	lib.event_type == "plan"
-	p := object.get(lib.inp, "plan", null)
+	data.kitelogik.global.lib.event_type == "plan"
+	p := object.get(data.kitelogik.global.lib.inp, "plan", null)
 	p != null
 	not is_object(p)
 	d := {"rule": "global.validate.bad_plan", "reason": "malformed input: plan must be an object"}
 }
 
 deny contains d if {
-	lib.event_type == "plan"
-	some i, step in lib.plan_steps
+	data.kitelogik.global.lib.event_type == "plan"
+	some i, step in data.kitelogik.global.lib.plan_steps
 	not valid_step(step)
 	d := {"rule": "global.validate.bad_plan", "reason": sprintf("malformed input: plan step %d must be an object with a non-empty string action, object args and event_type tool_call", [i])}
 }
 
 # spawn: required for agent.spawn and agent.delegate.
 deny contains d if {
-	lib.event_type in {"agent.spawn", "agent.delegate"}
-	not is_object(object.get(lib.inp, "spawn", null))
-	d := {"rule": "global.validate.missing_spawn", "reason": sprintf("malformed input: the spawn object is required for %s events", [lib.event_type])}
+	data.kitelogik.global.lib.event_type in {"agent.spawn", "agent.delegate"}
+	not is_object(object.get(data.kitelogik.global.lib.inp, "spawn", null))
+	d := {"rule": "global.validate.missing_spawn", "reason": sprintf("malformed input: the spawn object is required for %s events", [data.kitelogik.global.lib.event_type])}
 }
 
 deny contains d if {
-	lib.event_type in {"agent.spawn", "agent.delegate"}
-	s := object.get(lib.inp, "spawn", null)
+	data.kitelogik.global.lib.event_type in {"agent.spawn", "agent.delegate"}
+	s := object.get(data.kitelogik.global.lib.inp, "spawn", null)
 	is_object(s)
 	some f in ["requested_capabilities", "parent_capabilities", "child_scopes"]
 	bad_string_array(s, f)
@@ -189,19 +187,19 @@ deny contains d if {
 }
 
 deny contains d if {
-	lib.event_type in {"agent.spawn", "agent.delegate"}
-	s := object.get(lib.inp, "spawn", null)
+	data.kitelogik.global.lib.event_type in {"agent.spawn", "agent.delegate"}
+	s := object.get(data.kitelogik.global.lib.inp, "spawn", null)
 	is_object(s)
 	v := object.get(s, "depth", null)
 	v != null
-	lib.num(v) == null
+	data.kitelogik.global.lib.num(v) == null
 	d := {"rule": "global.validate.bad_spawn", "reason": "malformed input: spawn.depth must be a non-negative number"}
 }
 
 # Helpers ----------------------------------------------------------------------------------------
 
 present_not_object(f) if {
-	v := object.get(lib.inp, f, null)
+	v := object.get(data.kitelogik.global.lib.inp, f, null)
 	v != null
 	not is_object(v)
 }

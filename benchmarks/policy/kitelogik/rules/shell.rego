@@ -3,34 +3,32 @@ package kitelogik.bench.rules.shell
 
 import rego.v1
 
-import data.kitelogik.bench.lib
+c := data.kitelogik.bench.lib.cfg.shell
 
-c := lib.cfg.shell
-
-cmd := lib.str_arg("command")
+cmd := data.kitelogik.bench.lib.str_arg("command")
 
 lcmd := lower(cmd)
 
 binary := split(trim_space(cmd), " ")[0]
 
-deny contains lib.v("shell.no_command", "a shell tool needs a command string") if not lib.has_str_arg("command")
+deny contains data.kitelogik.bench.lib.v("shell.no_command", "a shell tool needs a command string") if not data.kitelogik.bench.lib.has_str_arg("command")
 
-deny contains lib.v("shell.dangerous", sprintf("the command matches a dangerous pattern (%s)", [p])) if {
+deny contains data.kitelogik.bench.lib.v("shell.dangerous", sprintf("the command matches a dangerous pattern (%s)", [p])) if {
 	some p in c.dangerous_patterns
 	regex.match(p, lcmd)
 }
 
-deny contains lib.v("shell.binary_not_allowed", sprintf("binary '%s' is not on the allow list", [binary])) if not binary in c.allowed_binaries
+deny contains data.kitelogik.bench.lib.v("shell.binary_not_allowed", sprintf("binary '%s' is not on the allow list", [binary])) if not binary in c.allowed_binaries
 
-deny contains lib.v("shell.too_long", "the command is too long") if count(cmd) > c.max_command_length
+deny contains data.kitelogik.bench.lib.v("shell.too_long", "the command is too long") if count(cmd) > c.max_command_length
 
-deny contains lib.v("shell.sudo", "sudo is not allowed") if regex.match(`(^|[;&|]\s*)sudo\b`, lcmd)
+deny contains data.kitelogik.bench.lib.v("shell.sudo", "sudo is not allowed") if regex.match(`(^|[;&|]\s*)sudo\b`, lcmd)
 
-deny contains lib.v("shell.chaining", "command chaining and substitution are not allowed") if {
+deny contains data.kitelogik.bench.lib.v("shell.chaining", "command chaining and substitution are not allowed") if {
 	some m in [";", "&&", "||", "`", "$("]
 	contains(cmd, m)
 }
 
-deny contains lib.v("shell.redirect_system", "redirecting output into system paths is not allowed") if regex.match(`>\s*/(etc|usr|bin|boot)/`, lcmd)
+deny contains data.kitelogik.bench.lib.v("shell.redirect_system", "redirecting output into system paths is not allowed") if regex.match(`>\s*/(etc|usr|bin|boot)/`, lcmd)
 
-requires_hitl contains lib.v("shell.needs_approval", "shell commands need a human") if cmd
+requires_hitl contains data.kitelogik.bench.lib.v("shell.needs_approval", "shell commands need a human") if cmd
