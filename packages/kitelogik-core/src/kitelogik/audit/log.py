@@ -13,12 +13,13 @@ Modes:
     caller, so the gate denies with ``audit unavailable``.
 ``batched`` (default)
     ``record_decision`` returns once the record is queued; the writer commits it with the next
-    batch (the delay is bounded by one commit's time, under a millisecond on a local disk). Commits survive a process crash once made but are not fsynced one by
-    one (SQLite ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off``), so a power
-    failure can lose the last moments. Records still in the queue (see :attr:`AuditLog.lag_seconds`,
-    usually well under a millisecond) are lost if the process itself is killed. When the store
-    fails, every later call raises until a write succeeds again (queued records are kept and
-    retried), so the gate denies new decisions.
+    batch (the delay is bounded by one commit's time, under a millisecond on a local disk).
+    Commits survive a process crash once made but are not fsynced one by one (SQLite
+    ``synchronous=NORMAL``, PostgreSQL ``synchronous_commit=off``), so a power failure can lose
+    the last moments. Records still in the queue (see :attr:`AuditLog.lag_seconds`, usually well
+    under a millisecond) are lost if the process itself is killed. When the store fails, every
+    later call raises until a write succeeds again (queued records are kept and retried), so the
+    gate denies new decisions.
 
 ``on_failure="degraded"`` instead lets decisions through without a durable record, logging an
 error for every failure: use it only where availability outranks the audit trail, knowingly.
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import logging
 import os
 import threading
@@ -432,10 +434,8 @@ def _resolve(wait: tuple[Any, Any], exc: BaseException | None) -> None:
         if not fut.done():
             fut.set_result(None)
 
-    try:
+    with contextlib.suppress(RuntimeError):  # loop closed: the caller is gone
         loop.call_soon_threadsafe(done)
-    except RuntimeError:  # loop closed: the caller is gone
-        pass
 
 
 def _event_kind(kind: str) -> str:

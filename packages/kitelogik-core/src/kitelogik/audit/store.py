@@ -149,15 +149,17 @@ class SQLiteAuditStore:
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
             conn = self._open()
-            script = (
-                "BEGIN IMMEDIATE;"
-                + _SQLITE_SCHEMA
-                + f"INSERT OR IGNORE INTO audit_meta VALUES ('log_id', '{uuid.uuid4()}');"
-                + "INSERT OR IGNORE INTO audit_meta VALUES ('created', "
-                + f"'{format_ts(time.time_ns())}');COMMIT;"
-            )
+            script = "BEGIN IMMEDIATE;" + _SQLITE_SCHEMA + "COMMIT;"
             try:
                 conn.executescript(script)
+                # Each is atomic on its own; the first process to get here names the log.
+                conn.execute(
+                    "INSERT OR IGNORE INTO audit_meta VALUES ('log_id', ?)", (str(uuid.uuid4()),)
+                )
+                conn.execute(
+                    "INSERT OR IGNORE INTO audit_meta VALUES ('created', ?)",
+                    (format_ts(time.time_ns()),),
+                )
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
