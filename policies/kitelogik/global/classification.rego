@@ -35,8 +35,9 @@ clearance_rank := max({rank(l) |
 } | {rank(c.default_clearance)})
 
 deny contains v if {
-	some s in data.kitelogik.global.lib.subjects
-	data.kitelogik.global.tools.external(s)
+	some f in data.kitelogik.global.tools.facts
+	f.external
+	s := f.s
 	r := max_rank(s.labels)
 	r >= c.no_external_flow_from
 	v := data.kitelogik.global.lib.violation(s, "global.classification.external_flow", sprintf("data labelled %s may not flow to the external tool '%s'", [level(r), data.kitelogik.global.lib.text(s.action)]))
