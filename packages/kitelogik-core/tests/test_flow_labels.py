@@ -16,13 +16,16 @@ SCOPES = ["fs:read", "net:http", "clearance:confidential"]
 SECRET = {"classification": "confidential"}
 
 
-def ctx(session: str = "s1", scopes: list[str] = SCOPES, agent: str | None = None) -> SessionContext:
+def ctx(
+    session: str = "s1", scopes: list[str] = SCOPES, agent: str | None = None
+) -> SessionContext:
     return SessionContext(session_id=session, agent_id=agent, session_scopes=scopes)
 
 
 def read_secret(gate: FlowGate, c: SessionContext) -> None:
-    d = gate.authorize(ToolCall(action="read_file", args={"path": "/srv/hr/pay.csv"},
-                                context=c, tool=SECRET))
+    d = gate.authorize(
+        ToolCall(action="read_file", args={"path": "/srv/hr/pay.csv"}, context=c, tool=SECRET)
+    )
     assert d.allowed, d.reasons
     gate.invoke(d, lambda path: "alice,100000")
 
@@ -50,22 +53,32 @@ def test_high_water_mark_blocks_external_flow() -> None:
     assert d.input["flow"]["high_water"] == "confidential"
     # Another session is unaffected; the mark never falls within the session.
     assert gate.check(post(ctx("s2"))).allowed
-    gate.invoke(gate.authorize(ToolCall(action="read_file", args={"path": "/srv/pub.txt"},
-                                         context=c, tool={"classification": "public"})),
-                lambda path: "")
+    gate.invoke(
+        gate.authorize(
+            ToolCall(
+                action="read_file",
+                args={"path": "/srv/pub.txt"},
+                context=c,
+                tool={"classification": "public"},
+            )
+        ),
+        lambda path: "",
+    )
     assert gate.check(post(c)).verdict == "deny"
 
 
 def test_a_denied_or_failed_action_does_not_raise_the_mark() -> None:
     gate = FlowGate(audit=None)
     c = ctx(scopes=["net:http"])  # no fs:read: the read is denied
-    d = gate.authorize(ToolCall(action="read_file", args={"path": "/srv/x"}, context=c,
-                                tool=SECRET))
+    d = gate.authorize(
+        ToolCall(action="read_file", args={"path": "/srv/x"}, context=c, tool=SECRET)
+    )
     assert d.verdict == "deny"
     assert gate.flow.high_water("s1") is None
     c2 = ctx("s3")
-    d2 = gate.authorize(ToolCall(action="read_file", args={"path": "/srv/x"}, context=c2,
-                                 tool=SECRET))
+    d2 = gate.authorize(
+        ToolCall(action="read_file", args={"path": "/srv/x"}, context=c2, tool=SECRET)
+    )
 
     def boom(path: str) -> None:
         raise OSError("disk")
@@ -118,7 +131,7 @@ def tree(tmp_path: Path) -> tuple[FlowGate, AgentRegistry, SessionContext]:
     flow = FlowTracker()
     reg = AgentRegistry(tmp_path / "agents.db", flow=flow)
     gate = FlowGate(audit=None, flow=flow, agents=reg)
-    root = reg.register_root("root", "s1", SCOPES + ["clearance:public"]).context
+    root = reg.register_root("root", "s1", [*SCOPES, "clearance:public"]).context
     return gate, reg, root
 
 
@@ -143,8 +156,9 @@ def test_labels_propagate_to_a_cleared_child(tree) -> None:  # type: ignore[no-u
     read_secret(gate, root)
     same = reg.spawn(gate, root, "analyst", ["net:http", "clearance:confidential"])
     assert gate.check(post(same.context)).verdict == "deny"
-    own = reg.spawn(gate, root, "analyst2", ["net:http", "clearance:confidential"],
-                    session_id="s-child")
+    own = reg.spawn(
+        gate, root, "analyst2", ["net:http", "clearance:confidential"], session_id="s-child"
+    )
     assert own.context.session_id == "s-child"
     d = gate.check(post(own.context))
     assert d.verdict == "deny"

@@ -42,8 +42,14 @@ LABELS: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
 #: Trust levels of sources and memory tiers, in increasing order.
 TRUST: tuple[str, ...] = ("untrusted", "agent", "user", "system")
 
-_DEFAULT_TRUST = {"user": "user", "system": "system", "agent": "agent", "tool": "untrusted",
-                  "document": "untrusted", "mcp": "untrusted"}
+_DEFAULT_TRUST = {
+    "user": "user",
+    "system": "system",
+    "agent": "agent",
+    "tool": "untrusted",
+    "document": "untrusted",
+    "mcp": "untrusted",
+}
 
 
 def label_rank(label: str) -> int:
@@ -76,8 +82,12 @@ class Source:
             raise ValueError(f"unknown trust level {self.trust!r}; expected one of {TRUST}")
 
     def to_input(self) -> dict[str, Any]:
-        return {"kind": self.kind, "name": self.name, "trust": self.trust,
-                "trust_rank": trust_rank(self.trust)}
+        return {
+            "kind": self.kind,
+            "name": self.name,
+            "trust": self.trust,
+            "trust_rank": trust_rank(self.trust),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +129,9 @@ class FlowTracker:
         self._sessions: dict[str, _Session] = {}
         self.max_sources = max_sources
 
-    def observe(self, session_id: str, labels: Iterable[str] = (),
-                sources: Iterable[Source] = ()) -> None:
+    def observe(
+        self, session_id: str, labels: Iterable[str] = (), sources: Iterable[Source] = ()
+    ) -> None:
         labels = [lbl for lbl in labels if isinstance(lbl, str) and lbl]
         sources = list(sources)
         with self._lock:
@@ -171,8 +182,14 @@ class FlowGate(PolicyGate):
     agent's depth, capabilities and liveness come from the registry, never from the caller's
     context. All other arguments are :class:`PolicyGate`'s."""
 
-    def __init__(self, engine: Any = None, *, flow: FlowTracker | None = None,
-                 agents: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        engine: Any = None,
+        *,
+        flow: FlowTracker | None = None,
+        agents: Any = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(engine, **kwargs)
         self.flow = flow if flow is not None else FlowTracker()
         self.agents = agents
@@ -194,28 +211,44 @@ class FlowGate(PolicyGate):
         rec = self.agents.lookup(agent_id) if agent_id else None  # type: ignore[union-attr]
         required = bool(getattr(self.agents, "require_known", False))
         if rec is None:
-            doc["agent"] = {"known": False, "alive": not required, "required": required,
-                            "depth": ctx["delegation_depth"], "root": None}
+            doc["agent"] = {
+                "known": False,
+                "alive": not required,
+                "required": required,
+                "depth": ctx["delegation_depth"],
+                "root": None,
+            }
             return
         ctx["delegation_depth"] = max(ctx["delegation_depth"], rec.depth)
         ctx["parent_agent_id"] = rec.parent_id
         alive = self.agents.is_alive(agent_id)  # type: ignore[union-attr]
-        doc["agent"] = {"known": True, "alive": alive, "required": required,
-                        "depth": rec.depth, "root": rec.root_id}
+        doc["agent"] = {
+            "known": True,
+            "alive": alive,
+            "required": required,
+            "depth": rec.depth,
+            "root": rec.root_id,
+        }
         spawn = doc.get("spawn")
         if isinstance(spawn, dict):
             spawn["depth"] = ctx["delegation_depth"] + 1
             if doc["event_type"] == "agent.spawn":
                 spawn["parent_capabilities"] = list(rec.capabilities)
 
-    def _after(self, decision: Decision, outcome: Outcome, error: str | None,
-               actual: Mapping[str, float] | None) -> Any:
+    def _after(
+        self,
+        decision: Decision,
+        outcome: Outcome,
+        error: str | None,
+        actual: Mapping[str, float] | None,
+    ) -> Any:
         if outcome == "ran":
             self.observe_result(decision)
         return (yield from super()._after(decision, outcome, error, actual))
 
-    def observe_result(self, decision: Decision, labels: Iterable[str] = (),
-                       source: Source | None = None) -> None:
+    def observe_result(
+        self, decision: Decision, labels: Iterable[str] = (), source: Source | None = None
+    ) -> None:
         """Raise the session's mark by what the decided action produced: the tool's declared
         classification, the resource's classification, a read's labels, plus ``labels`` (for
         results whose classification is only known at run time)."""

@@ -107,8 +107,12 @@ class AgentRegistry:
     ) -> None:
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(":memory:" if path is None else str(path), timeout=30,
-                                   isolation_level=None, check_same_thread=False)
+        self._db = sqlite3.connect(
+            ":memory:" if path is None else str(path),
+            timeout=30,
+            isolation_level=None,
+            check_same_thread=False,
+        )
         self._lock = threading.RLock()
         self.broker = broker
         self.ledger = ledger
@@ -127,9 +131,17 @@ class AgentRegistry:
     def _row(self, row: Sequence[Any] | None) -> AgentRecord | None:
         if row is None:
             return None
-        return AgentRecord(agent_id=row[0], session_id=row[1], parent_id=row[2], root_id=row[3],
-                           depth=int(row[4]), capabilities=tuple(json.loads(row[5])),
-                           token_id=row[6], alive=bool(row[7]), kind=row[8])
+        return AgentRecord(
+            agent_id=row[0],
+            session_id=row[1],
+            parent_id=row[2],
+            root_id=row[3],
+            depth=int(row[4]),
+            capabilities=tuple(json.loads(row[5])),
+            token_id=row[6],
+            alive=bool(row[7]),
+            kind=row[8],
+        )
 
     def lookup(self, agent_id: str | None) -> AgentRecord | None:
         if not agent_id:
@@ -137,7 +149,9 @@ class AgentRegistry:
         with self._lock:
             cur = self._db.execute(
                 "SELECT agent_id, session_id, parent_id, root_id, depth, capabilities, token_id, "
-                "alive, kind FROM kl_agents WHERE agent_id = ?", (agent_id,))
+                "alive, kind FROM kl_agents WHERE agent_id = ?",
+                (agent_id,),
+            )
             return self._row(cur.fetchone())
 
     def is_alive(self, agent_id: str) -> bool:
@@ -156,7 +170,8 @@ class AgentRegistry:
             rows = self._db.execute(
                 "SELECT agent_id, session_id, parent_id, root_id, depth, capabilities, token_id, "
                 "alive, kind FROM kl_agents WHERE parent_id = ? ORDER BY created_at",
-                (agent_id,)).fetchall()
+                (agent_id,),
+            ).fetchall()
         return [r for r in (self._row(x) for x in rows) if r is not None]
 
     def subtree(self, agent_id: str) -> list[AgentRecord]:
@@ -182,26 +197,61 @@ class AgentRegistry:
             rows = self._db.execute(
                 "SELECT at, event, agent_id, parent_id, depth, detail FROM kl_agent_events "
                 "WHERE ? IS NULL OR agent_id = ? OR parent_id = ? ORDER BY seq",
-                (agent_id, agent_id, agent_id)).fetchall()
-        return [{"at": r[0], "event": r[1], "agent_id": r[2], "parent_id": r[3], "depth": r[4],
-                 **json.loads(r[5])} for r in rows]
+                (agent_id, agent_id, agent_id),
+            ).fetchall()
+        return [
+            {
+                "at": r[0],
+                "event": r[1],
+                "agent_id": r[2],
+                "parent_id": r[3],
+                "depth": r[4],
+                **json.loads(r[5]),
+            }
+            for r in rows
+        ]
 
-    def _log(self, event: str, agent_id: str | None, parent_id: str | None, depth: int | None,
-             **detail: Any) -> None:
+    def _log(
+        self,
+        event: str,
+        agent_id: str | None,
+        parent_id: str | None,
+        depth: int | None,
+        **detail: Any,
+    ) -> None:
         self._db.execute(
             "INSERT INTO kl_agent_events (at, event, agent_id, parent_id, depth, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (time.time(), event, agent_id, parent_id, depth, json.dumps(detail, sort_keys=True)))
+            (time.time(), event, agent_id, parent_id, depth, json.dumps(detail, sort_keys=True)),
+        )
 
-    def _insert(self, agent_id: str, session_id: str, parent_id: str | None, root_id: str,
-                depth: int, capabilities: Iterable[str], token_id: str | None,
-                kind: str | None) -> AgentRecord:
+    def _insert(
+        self,
+        agent_id: str,
+        session_id: str,
+        parent_id: str | None,
+        root_id: str,
+        depth: int,
+        capabilities: Iterable[str],
+        token_id: str | None,
+        kind: str | None,
+    ) -> AgentRecord:
         try:
             self._db.execute(
                 "INSERT INTO kl_agents (agent_id, session_id, parent_id, root_id, depth, "
                 "capabilities, token_id, alive, created_at, kind) VALUES (?,?,?,?,?,?,?,1,?,?)",
-                (agent_id, session_id, parent_id, root_id, depth,
-                 json.dumps(sorted(set(capabilities))), token_id, time.time(), kind))
+                (
+                    agent_id,
+                    session_id,
+                    parent_id,
+                    root_id,
+                    depth,
+                    json.dumps(sorted(set(capabilities))),
+                    token_id,
+                    time.time(),
+                    kind,
+                ),
+            )
         except sqlite3.IntegrityError:
             raise AgentError(f"agent id {agent_id!r} is already registered") from None
         rec = self.lookup(agent_id)
@@ -226,7 +276,8 @@ class AgentRegistry:
         caps = tuple(sorted(set(capabilities)))
         if token is None and self.broker is not None:
             token, token_id = _token_parts(
-                self.broker.issue(session_id, caps, None, agent_id=agent_id))
+                self.broker.issue(session_id, caps, None, agent_id=agent_id)
+            )
         elif token is not None and token_id is None and self.broker is not None:
             token_id = self.broker.verify(token).token_id
         with self._lock:
@@ -236,11 +287,26 @@ class AgentRegistry:
             self._tokens[agent_id] = token
         if self.ledger is not None:
             self.ledger.register_agent(agent_id, None)
-        ctx = SessionContext(session_id=session_id, agent_id=agent_id, user_role=user_role,
-                             session_scopes=caps, delegation_depth=0, token=token)
-        decision = Decision(id="", verdict="allow", reasons=("root agent registered by the host",),
-                            risk_tier="operational", rules=(), engine="registry", latency=0.0,
-                            event_type="agent.root", action=agent_id, session_id=session_id)
+        ctx = SessionContext(
+            session_id=session_id,
+            agent_id=agent_id,
+            user_role=user_role,
+            session_scopes=caps,
+            delegation_depth=0,
+            token=token,
+        )
+        decision = Decision(
+            id="",
+            verdict="allow",
+            reasons=("root agent registered by the host",),
+            risk_tier="operational",
+            rules=(),
+            engine="registry",
+            latency=0.0,
+            event_type="agent.root",
+            action=agent_id,
+            session_id=session_id,
+        )
         return Spawned(rec, ctx, decision)
 
     def context_for(self, agent_id: str, *, user_role: str | None = None) -> SessionContext:
@@ -249,10 +315,15 @@ class AgentRegistry:
         rec = self.lookup(agent_id)
         if rec is None:
             raise AgentError(f"unknown agent {agent_id!r}")
-        return SessionContext(session_id=rec.session_id, agent_id=rec.agent_id,
-                              parent_agent_id=rec.parent_id, user_role=user_role,
-                              session_scopes=rec.capabilities, delegation_depth=rec.depth,
-                              token=self._tokens.get(agent_id))
+        return SessionContext(
+            session_id=rec.session_id,
+            agent_id=rec.agent_id,
+            parent_agent_id=rec.parent_id,
+            user_role=user_role,
+            session_scopes=rec.capabilities,
+            delegation_depth=rec.depth,
+            token=self._tokens.get(agent_id),
+        )
 
     def _acting(self, ctx: SessionContext) -> AgentRecord:
         parent = self.lookup(ctx.agent_id)
@@ -281,19 +352,33 @@ class AgentRegistry:
             raise AgentError(f"agent id {child_id!r} is already registered")
         requested = tuple(sorted(set(requested_capabilities)))
         ctx = SessionContext(
-            session_id=rec.session_id, agent_id=rec.agent_id, parent_agent_id=rec.parent_id,
-            user_role=parent.user_role, session_scopes=rec.capabilities,
-            delegation_depth=rec.depth, token=self._tokens.get(rec.agent_id, parent.token),
-            framework=parent.framework)
-        event = AgentSpawn(action=kind or "agent",
-                           args={"child_agent_id": child_id, **(args or {})},
-                           context=ctx, requested_capabilities=requested,
-                           parent_capabilities=rec.capabilities)
+            session_id=rec.session_id,
+            agent_id=rec.agent_id,
+            parent_agent_id=rec.parent_id,
+            user_role=parent.user_role,
+            session_scopes=rec.capabilities,
+            delegation_depth=rec.depth,
+            token=self._tokens.get(rec.agent_id, parent.token),
+            framework=parent.framework,
+        )
+        event = AgentSpawn(
+            action=kind or "agent",
+            args={"child_agent_id": child_id, **(args or {})},
+            context=ctx,
+            requested_capabilities=requested,
+            parent_capabilities=rec.capabilities,
+        )
         decision = gate.authorize(event)
         if not decision.allowed:
             with self._lock:
-                self._log("spawn_denied", child_id, rec.agent_id, rec.depth + 1,
-                          requested=list(requested), reasons=list(decision.reasons))
+                self._log(
+                    "spawn_denied",
+                    child_id,
+                    rec.agent_id,
+                    rec.depth + 1,
+                    requested=list(requested),
+                    reasons=list(decision.reasons),
+                )
             raise GovernanceError(decision)
         child_session = session_id or rec.session_id
         try:
@@ -302,14 +387,34 @@ class AgentRegistry:
                 parent_ref = self._tokens.get(rec.agent_id) or rec.token_id
                 if parent_ref is None:
                     raise AgentError(f"agent {rec.agent_id!r} has no credential to delegate from")
-                token, token_id = _token_parts(self.broker.delegate(
-                    parent_ref, requested, child_session, self.child_ttl_seconds,
-                    agent_id=child_id))
+                token, token_id = _token_parts(
+                    self.broker.delegate(
+                        parent_ref,
+                        requested,
+                        child_session,
+                        self.child_ttl_seconds,
+                        agent_id=child_id,
+                    )
+                )
             with self._lock:
-                child = self._insert(child_id, child_session, rec.agent_id, rec.root_id,
-                                     rec.depth + 1, requested, token_id, kind)
-                self._log("spawn", child_id, rec.agent_id, rec.depth + 1,
-                          requested=list(requested), decision_id=decision.id)
+                child = self._insert(
+                    child_id,
+                    child_session,
+                    rec.agent_id,
+                    rec.root_id,
+                    rec.depth + 1,
+                    requested,
+                    token_id,
+                    kind,
+                )
+                self._log(
+                    "spawn",
+                    child_id,
+                    rec.agent_id,
+                    rec.depth + 1,
+                    requested=list(requested),
+                    decision_id=decision.id,
+                )
             if token is not None:
                 self._tokens[child_id] = token
             if self.ledger is not None:
@@ -321,9 +426,15 @@ class AgentRegistry:
             raise
         gate.record_outcome(decision, "ran", None)
         ctx_child = SessionContext(
-            session_id=child_session, agent_id=child_id, parent_agent_id=rec.agent_id,
-            user_role=parent.user_role, session_scopes=requested, delegation_depth=child.depth,
-            token=token, framework=parent.framework)
+            session_id=child_session,
+            agent_id=child_id,
+            parent_agent_id=rec.agent_id,
+            user_role=parent.user_role,
+            session_scopes=requested,
+            delegation_depth=child.depth,
+            token=token,
+            framework=parent.framework,
+        )
         return Spawned(child, ctx_child, decision)
 
     def delegate(
@@ -343,17 +454,33 @@ class AgentRegistry:
         scopes = tuple(sorted(set(scopes)))
         target = self.lookup(target_agent_id)
         actx = SessionContext(
-            session_id=rec.session_id, agent_id=rec.agent_id, parent_agent_id=rec.parent_id,
-            user_role=ctx.user_role, session_scopes=rec.capabilities,
-            delegation_depth=rec.depth, token=self._tokens.get(rec.agent_id, ctx.token),
-            framework=ctx.framework)
-        event = Delegation(action=task, args={"target_agent_id": target_agent_id, **(args or {})},
-                           context=actx, child_scopes=scopes, target_agent_id=target_agent_id)
+            session_id=rec.session_id,
+            agent_id=rec.agent_id,
+            parent_agent_id=rec.parent_id,
+            user_role=ctx.user_role,
+            session_scopes=rec.capabilities,
+            delegation_depth=rec.depth,
+            token=self._tokens.get(rec.agent_id, ctx.token),
+            framework=ctx.framework,
+        )
+        event = Delegation(
+            action=task,
+            args={"target_agent_id": target_agent_id, **(args or {})},
+            context=actx,
+            child_scopes=scopes,
+            target_agent_id=target_agent_id,
+        )
         decision = gate.authorize(event)
         if not decision.allowed:
             with self._lock:
-                self._log("delegate_denied", target_agent_id, rec.agent_id, rec.depth + 1,
-                          scopes=list(scopes), reasons=list(decision.reasons))
+                self._log(
+                    "delegate_denied",
+                    target_agent_id,
+                    rec.agent_id,
+                    rec.depth + 1,
+                    scopes=list(scopes),
+                    reasons=list(decision.reasons),
+                )
             raise GovernanceError(decision)
         token = None
         try:
@@ -362,14 +489,26 @@ class AgentRegistry:
                 if parent_ref is None:
                     raise AgentError(f"agent {rec.agent_id!r} has no credential to delegate from")
                 session = target.session_id if target is not None else rec.session_id
-                token, _ = _token_parts(self.broker.delegate(
-                    parent_ref, scopes, session, self.child_ttl_seconds,
-                    agent_id=target_agent_id))
+                token, _ = _token_parts(
+                    self.broker.delegate(
+                        parent_ref,
+                        scopes,
+                        session,
+                        self.child_ttl_seconds,
+                        agent_id=target_agent_id,
+                    )
+                )
             if self.flow is not None and target is not None:
                 self.flow.inherit(rec.session_id, target.session_id)
             with self._lock:
-                self._log("delegate", target_agent_id, rec.agent_id, rec.depth + 1,
-                          scopes=list(scopes), decision_id=decision.id)
+                self._log(
+                    "delegate",
+                    target_agent_id,
+                    rec.agent_id,
+                    rec.depth + 1,
+                    scopes=list(scopes),
+                    decision_id=decision.id,
+                )
         except BaseException as exc:
             gate.record_outcome(decision, "failed", f"{type(exc).__name__}: {exc}")
             raise
@@ -389,7 +528,8 @@ class AgentRegistry:
                 cur = self._db.execute(
                     "UPDATE kl_agents SET alive = 0, killed_at = ? "
                     "WHERE agent_id = ? AND alive = 1",
-                    (now, rec.agent_id))
+                    (now, rec.agent_id),
+                )
                 if cur.rowcount:
                     killed.append(rec.agent_id)
             self._log("kill", agent_id, None, None, killed=killed, reason=reason)
@@ -407,8 +547,9 @@ class AgentRegistry:
         for rec in tree:
             self._tokens.pop(rec.agent_id, None)
         if errors:
-            raise AgentError("agents killed, but revoking some credentials failed: "
-                             + "; ".join(errors))
+            raise AgentError(
+                "agents killed, but revoking some credentials failed: " + "; ".join(errors)
+            )
         return killed
 
     def close(self) -> None:
