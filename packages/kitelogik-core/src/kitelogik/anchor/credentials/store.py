@@ -216,6 +216,8 @@ class SQLiteCredentialStore:
         self.path = Path(path) if path is not None else default_home() / "credentials.db"
         self.table = table
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.path.exists():  # token metadata is nobody else's business: 0600
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
