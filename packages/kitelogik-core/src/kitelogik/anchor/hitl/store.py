@@ -187,6 +187,14 @@ class SQLApprovalStore(ABC):
     def _notify(self, ex: _Tx, request_id: str) -> None:
         """Tell waiting agents (inside the transaction that changed the request)."""
 
+    @abstractmethod
+    def listen(self, request_id: str) -> contextlib.AbstractContextManager[Listener]:
+        """Subscribe before reading the state, then ``wait`` for a change."""
+
+    @abstractmethod
+    def alisten(self, request_id: str) -> contextlib.AbstractAsyncContextManager[AsyncListener]:
+        """The async :meth:`listen`."""
+
     def _after_commit(self, request_id: str) -> None:  # noqa: B027 - optional hook
         """Called after a state change committed."""
 
