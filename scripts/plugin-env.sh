@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# One plugin's own environment: scripts/plugin-env.sh <name> [--upgrade] [--no-tests] [--bench]
+#
+# Creates/updates .venvs/<name> from the plugin's checked-in, fully pinned
+# packages/kitelogik-<name>/requirements-test.txt (kitelogik-core, the plugin and its kitelogik
+# dependencies editable; everything else pinned), then runs the plugin's tests and its example.
+# Then builds the wheels (core + plugin) and installs them alone in a fresh .venvs/<name>-wheel
+# to check the published artifact imports, reports itself in `kitelogik doctor` and runs the
+# example. Both environments are only rebuilt when their inputs change, so a re-run is fast.
+#   --upgrade   re-compile requirements-test.txt against the newest releases (needs the index)
+#   --no-tests  only prepare the environment
+#   --bench     prepare, then run the plugin's benchmark scenarios in it (no tests)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+name=${1:?usage: scripts/plugin-env.sh <plugin name> [--upgrade] [--no-tests] [--bench]}
+shift
+upgrade=0; tests=1; bench=0
+for arg in "$@"; do
+  case $arg in
+    --upgrade) upgrade=1 ;;
+    --no-tests) tests=0 ;;
+    --bench) bench=1; tests=0 ;;
+    *) echo "unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+pkg=packages/kitelogik-$name
+[ -f "$pkg/pyproject.toml" ] || { echo "no plugin package $pkg" >&2; exit 2; }
+UV="$root/scripts/uv.sh"
+venv=.venvs/$name
+req=$pkg/requirements-test.txt
+export CREWAI_DISABLE_TELEMETRY=true OTEL_SDK_DISABLED=true HAYSTACK_TELEMETRY_ENABLED=False
+export UV_PYTHON="${UV_PYTHON:-python3.11}"
+
+if [ "$upgrade" = 1 ] || [ ! -f "$req" ]; then
+  echo "[$name] compiling $req" >&2
+  "$UV" pip compile -q "$pkg/requirements-test.in" -o "$req" --python-version 3.11 \
+    --no-header --annotation-style line --upgrade
+fi
+
+# Local kitelogik packages this plugin installs (editable lines of its requirements).
+local_pkgs=$(sed -n 's|^-e \./\(packages/[^[ ]*\).*|\1|p' "$req")
+stamp_of() { cat "$req" "$@" | sha256sum | cut -d' ' -f1; }
+
+# -- the development environment (editable) -----------------------------------------------------
+stamp=$(stamp_of $(for p in $local_pkgs; do echo "$p/pyproject.toml"; done))
+if [ ! -x "$venv/bin/python" ]; then
+  "$UV" venv -q "$venv"
+fi
+if [ "$(cat "$venv/.kitelogik-stamp" 2>/dev/null)" != "$stamp" ]; then
+  echo "[$name] syncing $venv" >&2
+  "$UV" pip sync -q --python "$venv/bin/python" "$req"
+  echo "$stamp" > "$venv/.kitelogik-stamp"
+fi
+
+examples=()
+if [ -d "examples/$name" ]; then
+  while IFS= read -r f; do examples+=("$f"); done < <(ls examples/"$name"/*.py 2>/dev/null || true)
+fi
+
+if [ "$bench" = 1 ]; then
+  "$venv/bin/python" benchmarks/run.py --filter "plugin_${name//-/_}" ${BENCH_ARGS:-}
+  exit 0
+fi
+[ "$tests" = 1 ] || exit 0
+
+echo "[$name] tests" >&2
+"$venv/bin/python" -m pytest -q -p no:cacheprovider "$pkg/tests" ${PYTEST_ARGS:-}
+for ex in "${examples[@]}"; do
+  echo "[$name] example $ex" >&2
+  "$venv/bin/python" "$ex" >/dev/null
+done
+
+# -- the built wheels, installed on their own ---------------------------------------------------
+wvenv=.venvs/$name-wheel
+src_hash=$(cd "$root" && git ls-files -co --exclude-standard -- $local_pkgs policies \
+           | grep -v '/tests/' | sort | xargs cat 2>/dev/null | sha256sum | cut -d' ' -f1)
+wstamp=$(echo "$stamp $src_hash" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$wvenv/.kitelogik-stamp" 2>/dev/null)" != "$wstamp" ]; then
+  echo "[$name] building wheels and a fresh $wvenv" >&2
+  rm -rf "$wvenv"
+  "$UV" venv -q "$wvenv"
+  dist="$wvenv/dist"
+  mkdir -p "$dist"
+  for p in $local_pkgs; do
+    "$UV" build -q --wheel -o "$dist" "$p"
+  done
+  grep -v '^-e ' "$req" > "$wvenv/pins.txt"
+  "$UV" pip install -q --python "$wvenv/bin/python" "$dist"/*.whl -c "$wvenv/pins.txt"
+  echo "$wstamp" > "$wvenv/.kitelogik-stamp"
+fi
+module=kitelogik_${name//-/_}
+echo "[$name] wheel check ($wvenv)" >&2
+( cd /tmp && "$root/$wvenv/bin/python" -c "import $module, sys; \
+f = $module.__file__; assert 'site-packages' in f, f; print('$module from', f)" >&2 )
+( cd /tmp && "$root/$wvenv/bin/kitelogik" doctor --require "$name" >&2 )
+for ex in "${examples[@]}"; do
+  ( cd /tmp && "$root/$wvenv/bin/python" "$root/$ex" >/dev/null )
+done
+echo "[$name] ok" >&2
