@@ -64,7 +64,8 @@ def checkpoint_due(
         return False
     if head_seq - last_seq >= every:
         return True
-    return not last_ts or last_ts <= format_ts(now_ns - int(seconds * 1e9))
+    # The first checkpoint comes by count, or from the writer's idle timer (every=1).
+    return bool(last_ts) and last_ts <= format_ts(now_ns - int(seconds * 1e9))
 
 
 def make_checkpoint(log_id: str, seq: int, head: str, signer: Signer) -> Checkpoint:
