@@ -9,6 +9,7 @@ the head and link onto it, so the chain stays one.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -172,10 +173,8 @@ class PostgresAuditStore:
     def _drop_broken(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(Exception):  # already failing; reconnect next time
                 conn.close()
-            except Exception:  # noqa: BLE001, S110 - already failing; reconnect next time
-                pass
 
     def _maybe_checkpoint(
         self, conn: Any, seq: int, head: str, signer: Signer, every: int, seconds: float
