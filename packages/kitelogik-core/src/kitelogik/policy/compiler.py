@@ -88,7 +88,20 @@ GROUPS = ("all", "any", "not")
 #: Operators allowed inside some_item / every_item (they test one element inline).
 ITEM_OPS = (*SCALAR_OPS, *STRING_OPS, "exists")
 
-_TOP_KEYS = ("version", "package", "name", "description", "risk_tier", "tools", "rules", "tests")
+_TOP_KEYS = (
+    "version", "package", "name", "description", "risk_tier", "tools", "library", "rules", "tests"
+)
+#: Starter library packages (policies/library/) and the sets each one defines.
+LIBRARY: dict[str, tuple[str, ...]] = {
+    "finance": ("deny", "requires_hitl"),
+    "filesystem": ("deny", "requires_hitl"),
+    "code_execution": ("deny", "requires_hitl"),
+    "messaging": ("deny", "requires_hitl"),
+    "data_classification": ("deny",),
+    "budgets": ("deny",),
+    "delegation": ("deny",),
+    "mcp": ("deny", "requires_hitl"),
+}
 _RULE_KEYS = ("name", "description", "when", "then", "reason", "risk_tier")
 _TOOL_KEYS = ("tier", "scope", "external", "roles")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
@@ -247,6 +260,8 @@ class Policy:
     risk_tier: str | None = None
     tools: dict[str, dict[str, Any]] | None = None
     tools_loc: Loc | None = None
+    library: dict[str, dict[str, Any]] | None = None
+    library_loc: Loc | None = None
     rules: list[Rule] = field(default_factory=list)
     tests: list[dict[str, Any]] = field(default_factory=list)
     test_locs: list[Loc] = field(default_factory=list)
@@ -404,6 +419,9 @@ class _Parser:
         if "tools" in doc:
             pol.tools = self.tools(doc["tools"], vl["tools"])
             pol.tools_loc = doc.key_locs["tools"]
+        if "library" in doc:
+            pol.library = self.library(doc["library"], vl["library"])
+            pol.library_loc = doc.key_locs["library"]
         if "rules" not in doc:
             self.err(doc.loc, "missing required field 'rules' (a list of rules, may be empty)")
         else:
@@ -455,6 +473,24 @@ class _Parser:
                 else:
                     rec["roles"] = [r for r in roles if self.string(r, entry.value_locs["roles"], "a role")]
             out[name] = rec
+        return out
+
+    def library(self, v: Any, loc: Loc) -> dict[str, dict[str, Any]] | None:
+        if not isinstance(v, MarkedMap):
+            self.err(loc, f"library must be a mapping of library name to settings, got {self.type_name(v)}")
+            return None
+        out: dict[str, dict[str, Any]] = {}
+        for name, settings in v.items():
+            if name not in LIBRARY:
+                self.err(v.key_locs[name], f"unknown library {name!r}; expected one of: {', '.join(LIBRARY)}")
+                continue
+            if settings is None:
+                settings = {}
+            if not isinstance(settings, dict):
+                self.err(v.value_locs[name], f"library {name!r}: settings must be a mapping (or empty)")
+                continue
+            if self.json_value(settings, v.value_locs[name], f"library {name!r} settings"):
+                out[name] = _plain(settings)
         return out
 
     def rules(self, v: Any, loc: Loc, pol: Policy) -> list[Rule]:
@@ -946,6 +982,11 @@ def generate(pol: Policy, source_name: str) -> str:
     blocks: list[str] = []
     if pol.tools is not None:
         blocks.append(f"tools := {_pretty_obj(pol.tools)}")
+    if pol.library:
+        blocks.append(f"library_settings := {_pretty_obj(pol.library)}")
+        for name in sorted(pol.library):
+            for kind in LIBRARY[name]:
+                blocks.append(f"{kind} contains d if some d in data.kitelogik.library.{name}.{kind}")
     tier_rules: list[str] = []
     if pol.risk_tier:
         tier_rules.append(f"risk_tiers contains {rego_string(pol.risk_tier)}")
@@ -981,7 +1022,7 @@ def generate(pol: Policy, source_name: str) -> str:
     return "\n".join(lines) + "\n\n".join(blocks) + ("\n" if blocks else "")
 
 
-def _pretty_obj(tools: dict[str, dict[str, Any]]) -> str:
+def _pretty_obj(tools: dict[str, Any]) -> str:
     items = []
     for name in sorted(tools):
         items.append(f"\t{rego_string(name)}: {rego_value(tools[name])},\n")

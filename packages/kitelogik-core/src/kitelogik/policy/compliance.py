@@ -266,7 +266,7 @@ def run_compliance(path: str | Path, *, exact: bool = False) -> Report:
         results = []
         for probe in item.probes:
             if eng is None:
-                results.append(ProbeResult(probe.name, probe.expect, "deny", False, [], ["no policy loaded"]))
+                results.append(ProbeResult(probe.name, probe.expect, "none", False, [], ["no policy loaded"]))
                 continue
             ex = evaluate(probe.input, eng, explain=False)
             d = ex.decision if isinstance(ex.decision, dict) else {}

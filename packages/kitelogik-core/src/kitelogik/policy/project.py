@@ -132,6 +132,14 @@ def validate_path(path: str | Path) -> Validation:
                 )
             else:
                 tools_in[c.policy.package] = c.policy.tools_loc
+        if c.policy.library is not None and c.policy.library_loc is not None:
+            key = c.policy.package + "#library"
+            if key in tools_in:
+                v.findings.append(
+                    Finding("error", str(c.policy.library_loc), f"library is already configured for package {c.policy.package} in {tools_in[key]}; configure it in one file")
+                )
+            else:
+                tools_in[key] = c.policy.library_loc
         out = compiled_path(f)
         if out.exists() and is_generated(out) and out.read_text(encoding="utf-8") != c.rego:
             v.findings.append(

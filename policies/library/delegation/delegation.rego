@@ -1,0 +1,54 @@
+# Starter library: agent delegation. On top of the global tier (authority only narrows, depth is
+# bounded), a project names which agents may receive work and which scopes are never delegated.
+#
+# INERT until a project uses it (see policies/library/README.md).
+package kitelogik.library.delegation
+
+import rego.v1
+
+defaults := {
+	# Empty: any target agent. Otherwise the only agent ids a delegation may target.
+	"allowed_targets": [],
+	"never_delegate": ["iam:admin", "payments:transfer", "shell:exec"],
+	"max_depth": 2,
+}
+
+settings := object.union(defaults, s) if {
+	s := object.get(data.kitelogik.project.library_settings, "delegation", null)
+	is_object(s)
+} else := defaults
+
+delegating if input.event_type in {"agent.delegate", "agent.spawn"}
+
+spawn := s if {
+	s := input.spawn
+	is_object(s)
+} else := {}
+
+granted contains x if {
+	some k in ["child_scopes", "requested_capabilities"]
+	some x in object.get(spawn, k, [])
+}
+
+deny contains {"rule": "library.delegation.target_not_allowed", "reason": "delegation target is not an allowed agent"} if {
+	input.event_type == "agent.delegate"
+	count(settings.allowed_targets) > 0
+	not object.get(input, ["args", "target_agent_id"], null) in settings.allowed_targets
+}
+
+deny contains {"rule": "library.delegation.scope_never_delegated", "reason": sprintf("scope %v is never delegated", [x])} if {
+	delegating
+	some x in granted
+	x in settings.never_delegate
+}
+
+deny contains {"rule": "library.delegation.too_deep", "reason": sprintf("delegation deeper than %v", [settings.max_depth])} if {
+	delegating
+	d := object.get(spawn, "depth", object.get(input, ["context", "delegation_depth"], 0) + 1)
+	not shallow(d)
+}
+
+shallow(d) if {
+	is_number(d)
+	d <= settings.max_depth
+}
