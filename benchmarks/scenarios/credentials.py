@@ -41,13 +41,23 @@ def _broker(**kw: Any) -> tuple[CredentialBroker, Any]:
 
 
 def _ctx(token: str | None) -> SessionContext:
-    return SessionContext(session_id="bench", agent_id="a1", user_role="engineer",
-                          session_scopes=SCOPES, framework="bench", token=token)
+    return SessionContext(
+        session_id="bench",
+        agent_id="a1",
+        user_role="engineer",
+        session_scopes=SCOPES,
+        framework="bench",
+        token=token,
+    )
 
 
 def _gate(credentials: Any) -> PolicyGate:
-    return PolicyGate(engine=RegoEngine(policy_dirs=[POLICY], strict=True), audit=None,
-                      resolve_symlinks=False, credentials=credentials)
+    return PolicyGate(
+        engine=RegoEngine(policy_dirs=[POLICY], strict=True),
+        audit=None,
+        resolve_symlinks=False,
+        credentials=credentials,
+    )
 
 
 def _with_credential() -> Any:
