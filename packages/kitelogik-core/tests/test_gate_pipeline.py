@@ -143,13 +143,37 @@ def test_malformed_decisions_are_denied(tmp_path, decide, body: str) -> None:
 # --- fail closed ---------------------------------------------------------------------------
 
 
-def test_runtime_policy_error_is_a_deny_naming_it(tmp_path, decide) -> None:
-    # A builtin error at evaluation time (strict builtin errors, as OPA with
-    # strict-builtin-errors): a bad RFC 3339 timestamp supplied by the agent.
-    g = gate_for(tmp_path, "decision := " + doc(allow=True) +
-                 " if { time.parse_rfc3339_ns(input.args.when) > 0 }")
-    d = decide(g, call(when="not a time"))
-    assert d.verdict == "deny" and "policy engine error" in d.reason
+BUILTIN_ALLOW = "decision := " + doc(allow=True) + " if { time.parse_rfc3339_ns(input.args.when) > 0 }"
+BUILTIN_DENY = (
+    "decision := " + doc(deny=True, reasons=["private address"]) +
+    ' if { net.cidr_contains("10.0.0.0/8", input.args.ip) }\n'
+    "else := " + doc(allow=True)
+)
+
+
+def test_builtin_error_in_an_allow_rule_denies_in_both_modes(tmp_path, decide) -> None:
+    for strict in (True, False):
+        engine = RegoEngine(policy_dirs=[bundle(tmp_path, BUILTIN_ALLOW)], strict=strict)
+        d = decide(PolicyGate(engine=engine, audit=None), call(when="not a time"))
+        assert d.verdict == "deny"
+        if strict:  # the interpreter aborts, like OPA with strict-builtin-errors
+            assert "policy engine error" in d.reason
+            assert "Failed to parse datetime" in d.reason
+
+
+def test_strict_mode_denies_where_a_builtin_error_would_skip_a_deny_rule(tmp_path, decide) -> None:
+    """The hazard of non-strict evaluation, documented by test: a malformed IP makes the deny
+    rule's builtin fail. Strict mode denies the whole call; the default VM mode treats the
+    failing expression as undefined (OPA's default), so the deny rule does not fire. Policies
+    for the default mode guard builtin arguments, as the shipped ones do."""
+    strict = PolicyGate(engine=RegoEngine(policy_dirs=[bundle(tmp_path, BUILTIN_DENY)],
+                                          strict=True), audit=None)
+    fast = PolicyGate(engine=RegoEngine(policy_dirs=[bundle(tmp_path, BUILTIN_DENY)]),
+                      audit=None)
+    assert decide(strict, call(ip="10.1.2.3")).verdict == "deny"
+    assert decide(fast, call(ip="10.1.2.3")).verdict == "deny"
+    assert decide(strict, call(ip="10.1.2.3/99x")).verdict == "deny"
+    assert decide(fast, call(ip="10.1.2.3/99x")).verdict == "allow"
 
 
 def test_policy_syntax_error_is_a_deny_naming_the_file(tmp_path, decide) -> None:
