@@ -224,6 +224,11 @@ def test_broker_on_both_stores_with_a_verifier_elsewhere(make_store, tmp_path: P
     assert broker.introspect(grand.token_id)["revoked_reason"] == "session ended"
     with pytest.raises(DelegationError, match="revoked"):
         broker.delegate(child.token_id, ["db:read"], "s4")
+    keep = broker.issue("s1", ["fs:read"], 86_400)
+    clock.now += 600 + 3600
+    assert broker.purge_expired(older_than_seconds=3000) == 3
+    assert broker.introspect(root.token_id)["reason"] == "unknown token"
+    assert broker.introspect(keep.token_id)["active"] is True
     broker.close()
 
 

@@ -343,6 +343,11 @@ class CredentialBroker:
             "children": self.store.children(token_id),
         }
 
+    def purge_expired(self, older_than_seconds: int = 86_400) -> int:
+        """Delete the records of tokens that expired more than ``older_than_seconds`` ago
+        (revocations of expired tokens no longer matter: expiry refuses them). Returns how many."""
+        return self.store.purge(int(self.clock()) - self.clock_skew_seconds - older_than_seconds)
+
     # ------------------------------------------------------------------ keys
 
     def jwks(self) -> dict[str, Any]:
