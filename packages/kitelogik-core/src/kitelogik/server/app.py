@@ -209,16 +209,15 @@ def create_app(
         headers = {"www-authenticate": "Bearer"} if status == 401 else None
         return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
-    @app.exception_handler(Exception)
-    async def _store_error(request: Request, exc: Exception) -> Response:
-        log.exception("approvals request failed")
-        return JSONResponse(
-            {"detail": f"approval store unavailable: {type(exc).__name__}"}, status_code=503
-        )
-
     @app.middleware("http")
     async def _headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
+        try:
+            response: Response = await call_next(request)
+        except Exception as exc:
+            log.exception("approvals request failed")
+            response = JSONResponse(
+                {"detail": f"approval store unavailable: {type(exc).__name__}"}, status_code=503
+            )
         response.headers.setdefault("cache-control", "no-store")
         response.headers["x-content-type-options"] = "nosniff"
         response.headers["referrer-policy"] = "no-referrer"
