@@ -193,3 +193,28 @@ def test_cli_token_commands(tmp_path: Path) -> None:
 def test_verifier_rejects_everything_without_keys() -> None:
     with pytest.raises(CredentialError, match="unknown signing key"):
         TokenVerifier().verify_for("eyJhbGciOiJFZERTQSIsImtpZCI6IngifQ.e30.AAAA", "s1")
+
+
+@pytest.mark.parametrize("form", ["object", "pem", "raw"])
+def test_verifier_from_only_the_public_key(tmp_path: Path, form: str) -> None:
+    broker = CredentialBroker(home=tmp_path)
+    pub = broker.keyring.signing_key.public
+    supplied = {
+        "object": pub,
+        "pem": KeyRing.public_pem(pub).decode(),
+        "raw": pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw),
+    }[form]
+    verifier = TokenVerifier.from_public_key(supplied, clock_skew_seconds=0)
+    t = broker.issue("s1", ["fs:read"])
+    assert verifier.verify_for(t.token, "s1").token_id == t.token_id
+    with pytest.raises(CredentialError, match="session"):
+        verifier.verify_for(t.token, "s2")
+    # and not with somebody else's key
+    other = Ed25519PrivateKey.generate().public_key()
+    with pytest.raises(CredentialError, match="unknown signing key"):
+        TokenVerifier.from_public_key(other).verify_for(t.token, "s1")
+    with pytest.raises(CredentialError, match="signature"):
+        TokenVerifier.from_public_key(other, kid=broker.keyring.signing_key.kid).verify_for(
+            t.token, "s1"
+        )
+    broker.close()

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from kitelogik.anchor.credentials.keys import jwk_thumbprint, unb64url
+from kitelogik.anchor.credentials.keys import b64url, jwk_thumbprint, unb64url
 from kitelogik.anchor.credentials.store import CredentialStore
 from kitelogik.protocols import CredentialError, VerifiedCredential
 
@@ -179,11 +180,35 @@ class TokenVerifier:
         for kid, v in keys.items():
             new[kid] = _Key(*v) if isinstance(v, tuple) else _Key(v, None)
         self._keys = new
+        self._cache = {}  # cached entries were checked against the previous keys
         if retired is not None:
             self._retired = dict(retired)
 
     def set_jwks(self, jwks: Mapping[str, Any] | str | Path) -> None:
+        """Replace the trusted keys with those of a JWKS document (e.g. after a rotation)."""
         self._keys = keys_from_jwks(jwks)
+        self._cache = {}
+
+    @classmethod
+    def from_public_key(
+        cls, key: Ed25519PublicKey | bytes | str, *, kid: str | None = None, **options: Any
+    ) -> TokenVerifier:
+        """A verifier trusting one public key: an ``Ed25519PublicKey``, PEM text/bytes or the
+        raw 32 bytes. ``kid`` defaults to the key's RFC 7638 thumbprint (what the broker uses).
+        ``options`` are the constructor's keyword arguments."""
+        if isinstance(key, str):
+            key = key.encode()
+        if isinstance(key, bytes):
+            if len(key) == 32:
+                key = Ed25519PublicKey.from_public_bytes(key)
+            else:
+                loaded = serialization.load_pem_public_key(key)
+                if not isinstance(loaded, Ed25519PublicKey):
+                    raise ValueError("the supplied public key is not an Ed25519 key")
+                key = loaded
+        x = b64url(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
+        jwk = {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": kid or jwk_thumbprint(x)}
+        return cls({"keys": [jwk]}, **options)
 
     def note_revoked(self, revoked: Mapping[str, bool]) -> None:
         """Apply revocations made through this process at once (no staleness)."""
@@ -223,8 +248,16 @@ class TokenVerifier:
                 "event must carry SessionContext.token"
             )
         now = self.clock()
-        hit = self._cache.get(token) if isinstance(token, str) else None
-        v = hit if hit is not None else self._verify_signed(token, now)
+        v = self._cache.get(token) if isinstance(token, str) else None
+        if v is None:
+            v = self._verify_signed(token, now)
+            # Cache the signature-checked claims (also for a token refused below, so replaying
+            # a revoked token costs no signature check); everything after this line runs on
+            # every call.
+            if self.cache_size > 0:
+                if len(self._cache) >= self.cache_size:
+                    self._evict(now)
+                self._cache[token] = v
         # Checked on every call, cached or not:
         if now >= v.exp + self.clock_skew_seconds:
             raise CredentialError(f"token {v.cred.token_id} expired at {v.exp}")
@@ -241,10 +274,6 @@ class TokenVerifier:
                 f"token was issued for session {v.cred.session_id!r}, not {session_id!r}"
             )
         self._check_revocation(v, now)
-        if hit is None and self.cache_size > 0:
-            if len(self._cache) >= self.cache_size:
-                self._evict(now)
-            self._cache[token] = v
         return v.cred
 
     def _verify_signed(self, token: Any, now: float) -> _Verified:
