@@ -41,6 +41,14 @@ class SessionContext:
     delegation_depth: int = 0
     token: str | None = None
     framework: str | None = None
+    # The validated policy-input form of this context, built on first use. Safe to cache because
+    # __post_init__ copies the scopes into a tuple: the context cannot change afterwards.
+    _doc: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        scopes = self.session_scopes
+        if isinstance(scopes, list | tuple):
+            object.__setattr__(self, "session_scopes", tuple(scopes))
 
     def with_framework(self, framework: str) -> SessionContext:
         """A copy tagged with the framework that produced the event (set by plugins)."""

@@ -25,7 +25,13 @@ from typing import Any, TypeVar
 from kitelogik.canonical import CanonicalizationError, Limits, canonicalize, thaw
 from kitelogik.decision import Decision, GovernanceError, new_decision_id
 from kitelogik.engines.base import EngineResult, PolicyEngine
-from kitelogik.events import EVENT_CLASSES, GovernanceEvent, PlanProposal, ResourceUse
+from kitelogik.events import (
+    EVENT_CLASSES,
+    GovernanceEvent,
+    PlanProposal,
+    ResourceUse,
+    SessionContext,
+)
 from kitelogik.protocols import (
     ApprovalResult,
     Approver,
@@ -145,6 +151,29 @@ def _str_list(value: Any, field_name: str) -> list[str]:
         if type(v) is not str:
             raise CanonicalizationError(f"{field_name} must be a list of strings")
     return list(value)
+
+
+def _context_document(ctx: Any) -> dict[str, Any]:
+    if not isinstance(ctx, SessionContext):
+        raise CanonicalizationError("context must be a SessionContext")
+    if not isinstance(ctx.session_id, str):
+        raise CanonicalizationError("context.session_id must be a string")
+    depth = ctx.delegation_depth
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise CanonicalizationError("context.delegation_depth must be a non-negative integer")
+    for name in ("agent_id", "parent_agent_id", "user_role", "framework"):
+        v = getattr(ctx, name)
+        if v is not None and not isinstance(v, str):
+            raise CanonicalizationError(f"context.{name} must be a string or None")
+    return {
+        "session_id": ctx.session_id,
+        "agent_id": ctx.agent_id,
+        "parent_agent_id": ctx.parent_agent_id,
+        "user_role": ctx.user_role,
+        "session_scopes": _str_list(ctx.session_scopes, "context.session_scopes"),
+        "delegation_depth": depth,
+        "framework": ctx.framework,
+    }
 
 
 class PolicyGate:
@@ -476,15 +505,10 @@ class PolicyGate:
         if "\x00" in action:
             raise CanonicalizationError("action contains a NUL byte")
         ctx = event.context
-        if not isinstance(ctx.session_id, str):
-            raise CanonicalizationError("context.session_id must be a string")
-        depth = ctx.delegation_depth
-        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
-            raise CanonicalizationError("context.delegation_depth must be a non-negative integer")
-        for name in ("agent_id", "parent_agent_id", "user_role", "framework"):
-            v = getattr(ctx, name)
-            if v is not None and not isinstance(v, str):
-                raise CanonicalizationError(f"context.{name} must be a string or None")
+        ctxdoc = ctx._doc if isinstance(ctx, SessionContext) else None
+        if ctxdoc is None:
+            ctxdoc = _context_document(ctx)
+            object.__setattr__(ctx, "_doc", ctxdoc)
         canon = canonicalize(event.args, limits=self.limits, base=self.base_dir,
                              resolve_symlinks=self.resolve_symlinks)
         paths, hosts = list(canon.paths), list(canon.hosts)
@@ -493,15 +517,7 @@ class PolicyGate:
             "action": action,
             "args": canon.args,
             "resource": {"paths": paths, "hosts": hosts, "classification": event.classification},
-            "context": {
-                "session_id": ctx.session_id,
-                "agent_id": ctx.agent_id,
-                "parent_agent_id": ctx.parent_agent_id,
-                "user_role": ctx.user_role,
-                "session_scopes": _str_list(ctx.session_scopes, "context.session_scopes"),
-                "delegation_depth": depth,
-                "framework": ctx.framework,
-            },
+            "context": dict(ctxdoc),  # a copy: the credential step narrows it per event
             "credential": None,
             "budget": None,
             "data_labels": _str_list(event.data_labels, "data_labels"),
