@@ -245,3 +245,19 @@ async def test_async_verification_on_both_stores(make_store, tmp_path: Path) -> 
     with pytest.raises(CredentialError, match="session"):
         await broker.averify_for(broker.issue("s9", []).token, "s1")
     broker.close()
+
+
+async def test_async_refresh_of_the_revocation_list(make_store, tmp_path: Path) -> None:
+    clock = Clock()
+    broker = CredentialBroker(store=make_store(), keys=tmp_path / "keys.json", clock=clock)
+    verifier = TokenVerifier(
+        broker.jwks(), store=make_store(), clock=clock, revocation_staleness_seconds=1.0
+    )
+    t = broker.issue("s1", ["fs:read"])
+    assert (await verifier.averify_for(t.token, "s1")).token_id == t.token_id
+    broker.revoke(t.token_id)
+    await verifier.averify_for(t.token, "s1")  # within the bound: not yet seen here
+    clock.now += 1.0
+    with pytest.raises(CredentialError, match="revoked"):
+        await verifier.averify_for(t.token, "s1")
+    broker.close()
