@@ -220,7 +220,7 @@ def create_app(
             )
         response.headers.setdefault("cache-control", "no-store")
         response.headers["x-content-type-options"] = "nosniff"
-        response.headers["referrer-policy"] = "no-referrer"
+        response.headers["referrer-policy"] = "same-origin"  # no-referrer would send Origin: null
         if not request.url.path.startswith("/docs"):
             response.headers["x-frame-options"] = "DENY"
             response.headers["content-security-policy"] = (
