@@ -269,6 +269,22 @@ def _snippet(data: bytes, limit: int = 80) -> str:
     return json.dumps(text, ensure_ascii=True)[1:-1] + ("..." if len(data) > limit else "")
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes (anyio hides the errno two levels down)."""
+    out: list[BaseException] = []
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen or len(out) > 20:
+            continue
+        seen.add(id(e))
+        out.append(e)
+        todo += [c for c in (e.__cause__, e.__context__) if c is not None]
+        todo += list(getattr(e, "exceptions", ()) or ())
+    return out
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -623,18 +639,17 @@ class OPAClient:
                 outage=True,
             )
         if isinstance(exc, httpx.ConnectError):
-            cause = exc.__cause__ or exc.__context__
-            text = f"{detail} {cause or ''}".lower()
-            if (
-                isinstance(cause, socket.gaierror)
-                or "name or service" in text
-                or ("nodename" in text)
+            chain = _chain(exc)
+            text = " ".join(str(e) for e in chain).lower()
+            if any(isinstance(e, socket.gaierror) for e in chain) or (
+                "name or service not known" in text
+                or "nodename nor servname" in text
                 or "temporary failure in name resolution" in text
             ):
                 return _Failure(f"{where}: DNS lookup failed ({detail})", outage=True)
-            if "refused" in text:
+            if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in text:
                 return _Failure(f"{where}: connection refused", retry=True, outage=True)
-            if "ssl" in text or "certificate" in text:
+            if any(isinstance(e, ssl.SSLError) for e in chain) or "certificate" in text:
                 return _Failure(f"{where}: TLS handshake failed ({detail})", outage=True)
             return _Failure(f"{where}: cannot connect ({detail})", retry=True, outage=True)
         if isinstance(exc, httpx.RemoteProtocolError):

@@ -45,9 +45,17 @@ FAULTS = (
     "hang",  # read the request and never answer
 )
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-            404: "Not Found", 500: "Internal Server Error", 502: "Bad Gateway",
-            503: "Service Unavailable", 504: "Gateway Timeout"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 @dataclass
@@ -67,11 +75,14 @@ def _nodelay(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _response(status: int, body: bytes, headers: dict[str, str] | None = None,
-              length: int | None = None) -> bytes:
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
-             "Content-Type: application/json",
-             f"Content-Length: {len(body) if length is None else length}"]
+def _response(
+    status: int, body: bytes, headers: dict[str, str] | None = None, length: int | None = None
+) -> bytes:
+    lines = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body) if length is None else length}",
+    ]
     lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
@@ -79,8 +90,14 @@ def _response(status: int, body: bytes, headers: dict[str, str] | None = None,
 class FaultProxy:
     """Threaded loopback proxy; ``upstream=None`` answers every request itself (``respond``)."""
 
-    def __init__(self, upstream: tuple[str, int] | None = None, *, host: str = "127.0.0.1",
-                 port: int = 0, default_body: bytes = b'{"result":{}}') -> None:
+    def __init__(
+        self,
+        upstream: tuple[str, int] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        default_body: bytes = b'{"result":{}}',
+    ) -> None:
         self.upstream = upstream
         self.default_body = default_body
         self._fault = Fault("pass" if upstream else "respond", status=200)
@@ -92,6 +109,7 @@ class FaultProxy:
         self.connections = 0
         self.last_request_headers: dict[str, str] = {}
         self._listener = socket.create_server((host, port), backlog=128)
+        self._listener.settimeout(0.1)  # accept() is not woken by close() from another thread
         self.host, self.port = self._listener.getsockname()[:2]
         self._thread = threading.Thread(target=self._accept_loop, name="faultproxy", daemon=True)
         self._thread.start()
@@ -149,8 +167,11 @@ class FaultProxy:
         while not self._closed.is_set():
             try:
                 conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            conn.settimeout(None)
             _nodelay(conn)
             with self._lock:
                 self._conns.add(conn)
@@ -182,8 +203,9 @@ class FaultProxy:
                 conn.close()
 
     @staticmethod
-    def _read_request(conn: socket.socket, buf: bytes
-                      ) -> tuple[str, str, dict[str, str], bytes, bytes] | None:
+    def _read_request(
+        conn: socket.socket, buf: bytes
+    ) -> tuple[str, str, dict[str, str], bytes, bytes] | None:
         while b"\r\n\r\n" not in buf:
             chunk = conn.recv(65536)
             if not chunk:
@@ -204,9 +226,14 @@ class FaultProxy:
             rest += chunk
         return method, path, headers, rest[:length], rest[length:]
 
-    def _forward(self, upstream: http.client.HTTPConnection | None, method: str, path: str,
-                 headers: dict[str, str], body: bytes
-                 ) -> tuple[int, bytes, dict[str, str], http.client.HTTPConnection]:
+    def _forward(
+        self,
+        upstream: http.client.HTTPConnection | None,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, bytes, dict[str, str], http.client.HTTPConnection]:
         if self.upstream is None:
             return 200, self.default_body, {}, upstream  # type: ignore[return-value]
         for attempt in range(2):
@@ -216,8 +243,11 @@ class FaultProxy:
                 assert upstream.sock is not None
                 _nodelay(upstream.sock)
             try:
-                fwd = {k: v for k, v in headers.items()
-                       if k in ("content-type", "authorization", "accept")}
+                fwd = {
+                    k: v
+                    for k, v in headers.items()
+                    if k in ("content-type", "authorization", "accept")
+                }
                 upstream.request(method, path, body=body, headers=fwd)
                 resp = upstream.getresponse()
                 data = resp.read()
@@ -230,10 +260,16 @@ class FaultProxy:
                     raise
         raise AssertionError("unreachable")
 
-    def _apply(self, conn: socket.socket, fault: Fault, method: str, path: str,
-               headers: dict[str, str], body: bytes,
-               upstream: http.client.HTTPConnection | None
-               ) -> tuple[bool, http.client.HTTPConnection | None]:
+    def _apply(
+        self,
+        conn: socket.socket,
+        fault: Fault,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        upstream: http.client.HTTPConnection | None,
+    ) -> tuple[bool, http.client.HTTPConnection | None]:
         kind = fault.kind
         if kind == "close":
             return False, upstream
@@ -248,8 +284,11 @@ class FaultProxy:
             conn.sendall(fault.body if fault.body is not None else os.urandom(64) + b"\r\n\r\n")
             return False, upstream
         if kind == "respond":
-            out = _response(fault.status, fault.body if fault.body is not None
-                            else self.default_body, fault.headers)
+            out = _response(
+                fault.status,
+                fault.body if fault.body is not None else self.default_body,
+                fault.headers,
+            )
             conn.sendall(out)
             return True, upstream
         if kind == "delay" and self._closed.wait(fault.delay):

@@ -85,7 +85,8 @@ def opa_server(
     extra_args: Sequence[str] = (),
     startup_timeout: float = 30.0,
 ) -> Iterator[OPAServer]:
-    """Run ``opa run --server --addr 127.0.0.1:<free port> <paths>`` until the block exits.
+    """Run ``opa run --server --addr 127.0.0.1:<free port> --bundle <path>...`` until the block
+    exits.
 
     ``token`` turns on token authentication and authorization (only that bearer token may
     query); ``decision_logs`` turns on console decision logs (so OPA returns ``decision_id``).
@@ -95,12 +96,22 @@ def opa_server(
         raise FileNotFoundError("the OPA binary is not installed: run scripts/ensure-opa.sh")
     tmp = Path(tempfile.mkdtemp(prefix="kl-opa-"))
     args = [str(binary), "run", "--server", "--log-level", "error", "--disable-telemetry"]
-    loaded = [str(Path(p)) for p in paths]
+    # Bundle mode (-b), as a fleet loads policies/: only data.json / data.yaml files are data,
+    # exactly as the embedded loader reads the directory (plain mode would load every *.yaml).
+    dirs = [Path(p) for p in paths]
     if token is not None:
-        (tmp / "authz").mkdir()
-        (tmp / "authz" / "authz.rego").write_text(authz_policy(token))
+        # Two bundles without manifests would both claim the root: make one bundle that holds
+        # the policies and OPA's system.authz policy.
+        merged = tmp / "bundle"
+        for d in dirs:
+            shutil.copytree(d, merged, dirs_exist_ok=True)
+        (merged / "system").mkdir(exist_ok=True)
+        (merged / "system" / "authz.rego").write_text(authz_policy(token))
+        dirs = [merged]
         args += ["--authentication=token", "--authorization=basic"]
-        loaded.append(str(tmp / "authz"))
+    loaded: list[str] = []
+    for d in dirs:
+        loaded += ["--bundle", str(d)]
     if decision_logs:
         args += ["--set", "decision_logs.console=true"]
     args += list(extra_args)
@@ -112,7 +123,9 @@ def opa_server(
             with open(log_path, "wb") as log:
                 proc = subprocess.Popen(
                     [*args, "--addr", f"127.0.0.1:{port}", *loaded],
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
                 )
             ready = False
             until = time.monotonic() + startup_timeout
