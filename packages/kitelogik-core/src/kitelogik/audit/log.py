@@ -132,6 +132,7 @@ class AuditLog:
         self._durable = 0  # highest ticket committed
         self._error: BaseException | None = None
         self._idle = False
+        self._busy = False  # the writer holds a batch taken from the queue
         self._closed = False
         self._thread: threading.Thread | None = None
         self._lost = 0
@@ -267,6 +268,7 @@ class AuditLog:
                     return
                 n = min(len(self._queue), self.max_batch)
                 batch = [self._queue.popleft() for _ in range(n)]
+                self._busy = bool(batch)
                 self._oldest_ns = self._queue[0][_TS] if self._queue else 0
             if not batch and self._error is not None:
                 backoff = min(1.0, backoff * 2 or 0.02)
@@ -332,6 +334,7 @@ class AuditLog:
     def _committed(self, batch: list[list[Any]]) -> None:
         with self._lock:
             self._durable = batch[-1][_TICKET]
+            self._busy = False
             self.written += len(batch)
             if self._error is not None:
                 log.warning("audit store recovered")
@@ -347,6 +350,7 @@ class AuditLog:
         keep = []
         with self._lock:
             self._error = exc
+            self._busy = False
             for item in batch:
                 if item[_WAIT] is None:
                     keep.append(item)  # already acknowledged: must be written eventually
@@ -374,11 +378,14 @@ class AuditLog:
         return len(self._queue)
 
     def flush(self, timeout: float | None = 30.0) -> bool:
-        """Wait until every record queued so far is committed. False on timeout."""
+        """Wait until every record queued so far is committed (or, for a ``strict`` record
+        whose write failed, refused to its caller). False on timeout."""
         with self._lock:
             target = self._tickets
             deadline = None if timeout is None else time.monotonic() + timeout
-            while self._durable < target and self._thread is not None:
+            while self._thread is not None and (
+                self._busy or (self._queue and self._queue[0][_TICKET] <= target)
+            ):
                 if self._thread is not None and not self._thread.is_alive():
                     return False
                 left = None if deadline is None else deadline - time.monotonic()
