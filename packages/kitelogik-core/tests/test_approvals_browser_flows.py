@@ -22,7 +22,7 @@ from kitelogik.server.app import create_app
 from kitelogik.server.runner import ServerThread
 
 REPO = Path(__file__).resolve().parents[3]
-CHROMIUM = os.environ.get("KL_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("KL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -45,7 +45,7 @@ def shots(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
+    if not os.path.exists(CHROMIUM):
         pytest.fail(
             "Chromium is missing: run scripts/ensure-services.sh (apt-get install chromium)"
         )
