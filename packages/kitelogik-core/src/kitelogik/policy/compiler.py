@@ -182,13 +182,14 @@ def rego_set(values: list[Any]) -> str:
     return "{" + ", ".join(rendered) + "}"
 
 
-_REGEX_META = set("\\.+*?()|[]{}^$#&~-")
+_REGEX_META = set("\\.+*?()|[]{}^$")
 
 
 def glob_to_regex(pattern: str) -> str:
     """``*`` = any run of characters except ``/``; ``**`` = any run; ``?`` = one character except
-    ``/``; everything else is literal. Anchored. Every non-alphanumeric ASCII character is escaped,
-    others are written as ``\\x{...}``, so the result means the same in Go RE2 and Rust regex."""
+    ``/``; everything else is literal. Anchored. Regex metacharacters are escaped with a backslash,
+    other printable ASCII is written as is, everything else as ``\\x{...}``, so the result means
+    the same in Go RE2 and Rust regex."""
     out = ["^"]
     i = 0
     while i < len(pattern):
@@ -201,10 +202,12 @@ def glob_to_regex(pattern: str) -> str:
             out.append("[^/]*")
         elif ch == "?":
             out.append("[^/]")
-        elif ch.isascii() and ch.isalnum():
-            out.append(ch)
-        elif ch.isascii() and 0x21 <= ord(ch) <= 0x7E:
+        elif ch in _REGEX_META:
             out.append("\\" + ch)
+        elif ch.isascii() and 0x20 <= ord(ch) <= 0x7E:
+            # Other printable ASCII is literal in both syntaxes; escaping it is not (Rust regex
+            # reads \< and \> as word boundaries).
+            out.append(ch)
         else:
             out.append(f"\\x{{{ord(ch):x}}}")
         i += 1

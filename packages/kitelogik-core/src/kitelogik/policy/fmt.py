@@ -23,17 +23,20 @@ def format_rego(src: str) -> str:
     blank = 0
     for line in lines:
         ticks = _raw_ticks(line) if not in_raw else line.count("`")
-        if not in_raw:
+        ends_in_raw = in_raw != (ticks % 2 == 1)
+        if not ends_in_raw:
+            # Whitespace at the end of a line that ends outside a raw string is not content.
             line = _TRAILING.sub("", line)
-            if line == "":
+            if line == "" and not in_raw:
                 blank += 1
                 if blank > 1:
                     continue
             else:
                 blank = 0
+        else:
+            blank = 0
         out.append(line)
-        if ticks % 2 == 1:
-            in_raw = not in_raw
+        in_raw = ends_in_raw
     text = "\n".join(out).strip("\n")
     return text + "\n" if text else ""
 
