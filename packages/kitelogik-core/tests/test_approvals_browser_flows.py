@@ -21,6 +21,9 @@ from kitelogik.anchor.hitl import ApprovalQueue, SQLiteApprovalStore, TokenAuthe
 from kitelogik.server.app import create_app
 from kitelogik.server.runner import ServerThread
 
+#: Approvals are audited to the default log by default: keep it out of the work tree.
+pytestmark = pytest.mark.usefixtures("kl_home")
+
 REPO = Path(__file__).resolve().parents[3]
 CHROMIUM = os.environ.get("KL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [

@@ -15,6 +15,9 @@ from kitelogik.anchor.hitl import ApprovalQueue, SQLiteApprovalStore, TokenAuthe
 from kitelogik.server.app import create_app
 from kitelogik.server.runner import ServerThread
 
+#: Approvals are audited to the default log by default: keep it out of the work tree.
+pytestmark = pytest.mark.usefixtures("kl_home")
+
 CTX = SessionContext(session_id="sess-api", agent_id="payer-agent", user_role="ops")
 
 

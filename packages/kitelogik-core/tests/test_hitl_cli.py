@@ -13,6 +13,9 @@ from kitelogik.anchor.hitl import ApprovalQueue
 from kitelogik.cli import app
 from typer.testing import CliRunner
 
+#: Approvals are audited to the default log by default: keep it out of the work tree.
+pytestmark = pytest.mark.usefixtures("kl_home")
+
 CTX = SessionContext(session_id="sess-cli", agent_id="cli-agent", user_role="ops")
 runner = CliRunner()
 

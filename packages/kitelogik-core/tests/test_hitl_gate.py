@@ -14,6 +14,9 @@ from kitelogik import GovernanceError, PolicyGate, SessionContext, ToolCall
 from kitelogik.anchor.hitl import ApprovalQueue, SQLiteApprovalStore
 from kitelogik.protocols import ApprovalResult
 
+#: Approvals are audited to the default log by default: keep it out of the work tree.
+pytestmark = pytest.mark.usefixtures("kl_home")
+
 CTX = SessionContext(session_id="sess-g", agent_id="payer-agent", user_role="ops")
 
 
@@ -112,7 +115,7 @@ def test_approved_call_runs_with_exactly_the_approved_arguments(gate, queue, aud
     assert agent.error is None
     assert agent.ran_with == {"to": "acct-9", "amount": 75}
     assert queue.get(req.id).consumed_at is not None
-    assert audit.kinds() == ["hitl.request", "hitl.approval", "hitl.consume"]
+    assert audit.kinds() == ["approval.requested", "approval.granted", "approval.used"]
     final = audit.decisions[-1] if audit.decisions else None
     assert final is not None
 
@@ -128,7 +131,7 @@ def test_denied_call_does_not_run(gate, queue, audit):
     assert agent.error.decision.verdict == "deny"
     assert "unknown payee" in agent.error.decision.reason
     assert agent.error.decision.approval["status"] == "denied"
-    assert audit.kinds() == ["hitl.request", "hitl.denial"]
+    assert audit.kinds() == ["approval.requested", "approval.denied"]
 
 
 def test_no_answer_in_time_is_a_deny_and_the_request_expires(queue, audit):
@@ -140,7 +143,7 @@ def test_no_answer_in_time_is_a_deny_and_the_request_expires(queue, audit):
     assert isinstance(agent.error, GovernanceError)
     assert "expired" in agent.error.decision.reason
     assert [r.status for r in queue.list(status=None)] == ["expired"]
-    assert "hitl.expiry" in audit.kinds()
+    assert "approval.expired" in audit.kinds()
 
 
 def test_an_approval_for_different_arguments_opens_nothing(gate, queue):
@@ -208,7 +211,7 @@ def test_a_replayed_approval_is_refused(queue, audit, mode, why):
         assert isinstance(again.error, GovernanceError)
         assert why in again.error.decision.reason
     if mode == "consume":
-        assert "hitl.refused" in audit.kinds()
+        assert "approval.refused" in audit.kinds()
 
 
 def test_self_approval_through_the_queue_is_refused(gate, queue):
@@ -303,3 +306,41 @@ async def test_async_cancelled_wait_withdraws_the_request(gate, queue):
     assert queue.get(req.id).status == "expired"
     with pytest.raises(Exception, match="expired"):
         queue.approve(req.id, "alice", "too late")
+
+
+def test_approvals_go_into_the_real_audit_log(tmp_path):
+    from kitelogik.audit import AuditLog, verify
+
+    log = AuditLog(tmp_path / "audit.db", mode="strict")
+    queue = ApprovalQueue(SQLiteApprovalStore(tmp_path / "approvals.db"), audit=log)
+    gate = PolicyGate(audit=log, approver=queue, approval_timeout=60)
+    approved = Agent(gate, pay_event(7))
+    approved.start()
+    (req,) = wait_pending(queue)
+    queue.approve(req.id, "alice", "fine")
+    approved.finish()
+    denied = Agent(gate, pay_event(8))
+    denied.start()
+    (req2,) = wait_pending(queue)
+    queue.deny(req2.id, "bob", "no")
+    denied.finish()
+    expiring = Agent(PolicyGate(audit=log, approver=queue, approval_timeout=0.2), pay_event(9))
+    expiring.start()
+    expiring.finish()
+    log.flush()
+    rows = list(log.store.rows())
+    kinds = [r.kind for r in rows]
+    for kind in (
+        "approval.requested",
+        "approval.granted",
+        "approval.used",
+        "approval.denied",
+        "approval.expired",
+    ):
+        assert kind in kinds, kinds
+    granted = next(r for r in rows if r.kind == "approval.granted")
+    assert "alice" in granted.body
+    assert req.digest in granted.body
+    # The approval records are part of the same tamper-evident chain.
+    assert verify(log.store).ok
+    log.close()

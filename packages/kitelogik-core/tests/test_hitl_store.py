@@ -28,6 +28,9 @@ from kitelogik.anchor.hitl import (
 )
 from kitelogik.anchor.hitl.store import SQLApprovalStore
 
+#: Approvals are audited to the default log by default: keep it out of the work tree.
+pytestmark = pytest.mark.usefixtures("kl_home")
+
 CTX = SessionContext(session_id="sess-1", agent_id="agent-7", user_role="ops")
 
 

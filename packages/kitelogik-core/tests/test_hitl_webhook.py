@@ -12,6 +12,9 @@ import pytest
 from kitelogik import PolicyGate, SessionContext, ToolCall
 from kitelogik.anchor.hitl import ApprovalQueue, WebhookNotifier, verify_signature
 
+#: Approvals are audited to the default log by default: keep it out of the work tree.
+pytestmark = pytest.mark.usefixtures("kl_home")
+
 SECRET = "s3cret-for-tests"
 
 

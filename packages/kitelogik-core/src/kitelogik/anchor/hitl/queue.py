@@ -72,6 +72,20 @@ def default_principals(decision: Decision, event: GovernanceEvent) -> set[str]:
     return names
 
 
+def _resolve_audit(audit: Any) -> Any:
+    """``"default"`` is the same default audit log the gate writes to (when the audit package
+    is present); ``None`` disables auditing of approvals explicitly."""
+    if isinstance(audit, str):
+        if audit != "default":
+            raise ValueError(f"audit must be a sink, 'default' or None, not {audit!r}")
+        try:
+            from kitelogik.audit import default_audit_sink
+        except ImportError:  # pragma: no cover - the audit package ships with the core
+            return None
+        return default_audit_sink()
+    return audit
+
+
 def _request_id(decision: Decision) -> str:
     return f"apr_{decision.id}"
 
@@ -91,7 +105,10 @@ class ApprovalQueue:
     ``store``: an :class:`ApprovalStore`, a SQLite path, a ``postgresql://`` DSN, or None for
     ``$KITELOGIK_HOME/approvals.db``. ``quorum``: distinct approvals needed (N of the M
     approvers holding tokens). ``separation_of_duties``: the requesting session's principals may
-    not approve. ``audit``: a sink with ``record_event(kind, data)`` (the gate's audit log).
+    not approve. ``audit``: a sink with ``record_event(kind, data)``; ``"default"`` (the default)
+    is the gate's default audit log, ``None`` disables it. Recorded kinds: ``approval.requested``,
+    ``approval.granted`` (one approver's vote), ``approval.denied``, ``approval.expired``,
+    ``approval.used`` (the gate consumed it) and ``approval.refused`` (a use was refused).
     ``ttl``: how long a request stays open (default: the gate's approval timeout).
     """
 
@@ -101,7 +118,7 @@ class ApprovalQueue:
         *,
         quorum: int = 1,
         separation_of_duties: bool = True,
-        audit: Any = None,
+        audit: Any = "default",
         notifiers: Iterable[Notifier] = (),
         ttl: float | None = None,
         principal_of: Callable[[Decision, GovernanceEvent], Iterable[str]] | None = None,
@@ -113,7 +130,7 @@ class ApprovalQueue:
         self.store: ApprovalStore = store  # type: ignore[assignment]
         self.quorum = quorum
         self.separation_of_duties = separation_of_duties
-        self.audit = audit
+        self.audit = _resolve_audit(audit)
         self.notifiers = list(notifiers)
         self.ttl = ttl
         self.principal_of = principal_of or default_principals
@@ -174,7 +191,7 @@ class ApprovalQueue:
             raise ApprovalConflict("the decision's arguments do not survive storage unchanged")
         self.store.create(req)
         self._audit(
-            "hitl.request",
+            "approval.requested",
             {
                 "request_id": req.id,
                 "decision_id": req.decision_id,
@@ -274,11 +291,12 @@ class ApprovalQueue:
         except ApprovalConflict as exc:
             if "expired" in str(exc):
                 self._audit(
-                    "hitl.expiry", {"request_id": request_id, "digest": req.digest, "by": who.name}
+                    "approval.expired",
+                    {"request_id": request_id, "digest": req.digest, "by": who.name},
                 )
             raise
         self._audit(
-            "hitl.approval" if vote == "approve" else "hitl.denial",
+            "approval.granted" if vote == "approve" else "approval.denied",
             {
                 "request_id": request_id,
                 "digest": updated.digest,
@@ -337,7 +355,7 @@ class ApprovalQueue:
                 "expired",
             )
         if result.status == "expired":
-            self._audit("hitl.expiry", {"request_id": req.id, "digest": req.digest})
+            self._audit("approval.expired", {"request_id": req.id, "digest": req.digest})
         return result
 
     def wait(self, request_id: str, timeout: float) -> ApprovalResult:
@@ -381,12 +399,12 @@ class ApprovalQueue:
             req = self.store.consume(request_id, decision.binding_digest, time.time())
         except ApprovalConflict as exc:
             self._audit(
-                "hitl.refused",
+                "approval.refused",
                 {"request_id": request_id, "digest": decision.binding_digest, "reason": str(exc)},
             )
             return ApprovalResult(False, str(exc), (), request_id, None, "error")
         self._audit(
-            "hitl.consume",
+            "approval.used",
             {
                 "request_id": req.id,
                 "digest": req.digest,
