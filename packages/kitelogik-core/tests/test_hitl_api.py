@@ -334,3 +334,51 @@ def test_the_server_binds_loopback_by_default(tmp_path):
     assert is_loopback("127.0.0.1")
     assert is_loopback("::1")
     assert not is_loopback("0.0.0.0")
+
+
+def test_signed_approver_credentials_from_the_broker(tmp_path):
+    """Reviewers may authenticate with credentials from the credential broker that carry the
+    ``hitl:approve`` scope; the identity is the credential's agent (never the body)."""
+    from kitelogik.anchor.credentials import CredentialBroker
+    from kitelogik.anchor.hitl import ChainAuthenticator, CredentialAuthenticator
+
+    broker = CredentialBroker(home=tmp_path / "creds")
+    store = SQLiteApprovalStore(tmp_path / "approvals.db")
+    queue = ApprovalQueue(store)
+    auth = ChainAuthenticator(TokenAuthenticator(store), CredentialAuthenticator(broker.verify))
+    gate = PolicyGate(audit=None, approver=queue, approval_timeout=60)
+    carol = broker.issue("review-desk", ["hitl:approve"], agent_id="carol").token
+    no_scope = broker.issue("review-desk-2", ["fs:read"], agent_id="dave").token
+    own = broker.issue("sess-api", ["hitl:approve"], agent_id="payer-agent").token
+    revoked = broker.issue("review-desk-3", ["hitl:approve"], agent_id="erin")
+    broker.revoke(revoked.token_id)
+    agent = Agent(gate, pay_event(31))
+    agent.start()
+    with ServerThread(create_app(queue, auth)) as srv:
+        end = time.monotonic() + 30
+        while not queue.list() and time.monotonic() < end:
+            time.sleep(0.02)
+        (req,) = queue.list()
+        url = f"{srv.url}/api/v1/approvals/{req.id}/approve"
+
+        def post(token: str, body: dict[str, Any] | None = None) -> httpx.Response:
+            return httpx.post(
+                url,
+                json=body or {"reason": "ok"},
+                headers={"authorization": f"Bearer {token}"},
+                timeout=30,
+            )
+
+        assert post(no_scope).status_code == 401
+        assert post(revoked.token).status_code == 401
+        assert post(carol[:-4] + "AAAA").status_code == 401  # signature broken
+        assert post(own).status_code == 403  # the requesting agent's own credential
+        assert queue.get(req.id).votes == ()
+        r = post(carol)
+        assert r.status_code == 200, r.text
+    agent.finish()
+    assert agent.ran_with == {"to": "acct-9", "amount": 31}
+    (vote,) = queue.get(req.id).votes
+    assert vote.approver == "carol"
+    assert vote.via.startswith("credential:")
+    broker.close()
