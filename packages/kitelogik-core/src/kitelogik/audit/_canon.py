@@ -23,9 +23,20 @@ __all__ = ["REDACTED", "Redactor", "canonical", "prepare"]
 
 REDACTED = "[REDACTED]"
 
-_fast_encode = json.JSONEncoder(
-    sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-).encode
+try:  # the C encoder, built once (JSONEncoder.encode builds a new one on every call)
+    from json.encoder import c_encode_basestring, c_make_encoder
+
+    if c_make_encoder is None or c_encode_basestring is None:
+        raise ImportError
+    _c_encoder = c_make_encoder(None, None, c_encode_basestring, None, ":", ",", True, False, False)
+
+    def _fast_encode(value: Any) -> str:
+        return "".join(_c_encoder(value, 0))
+
+except ImportError:  # pragma: no cover - other Python implementations
+    _fast_encode = json.JSONEncoder(
+        sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    ).encode
 
 #: Normalized key names (lowercase, without ``_``, ``-``, ``.`` and spaces) that are always secret.
 DEFAULT_SECRET_KEYS = frozenset(

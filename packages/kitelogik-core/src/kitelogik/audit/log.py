@@ -93,6 +93,7 @@ class AuditLog:
         redactor: Redactor | None = None,
         on_failure: Literal["deny", "degraded"] = "deny",
         max_batch: int = 5000,
+        batch_delay: float | None = None,
         max_queue: int = 200_000,
         strict_timeout: float = 30.0,
     ) -> None:
@@ -118,6 +119,11 @@ class AuditLog:
         self.redactor = redactor if redactor is not None else Redactor()
         self.on_failure = on_failure
         self.max_batch = max_batch
+        #: batched mode: how long the writer lets records gather before a commit (fewer,
+        #: larger batches keep its work off the callers' path); strict mode never waits.
+        self.batch_delay = (
+            (0.002 if mode == "batched" else 0.0) if batch_delay is None else batch_delay
+        )
         self.max_queue = max_queue
         self.strict_timeout = strict_timeout
         self._init_runtime()
@@ -266,6 +272,13 @@ class AuditLog:
                         break
                 if not self._queue and self._closed:
                     return
+                if (
+                    self.batch_delay > 0
+                    and self._queue
+                    and not self._closed
+                    and len(self._queue) < self.max_batch
+                ):
+                    self._cv.wait(self.batch_delay)  # let the batch gather
                 n = min(len(self._queue), self.max_batch)
                 batch = [self._queue.popleft() for _ in range(n)]
                 self._busy = bool(batch)

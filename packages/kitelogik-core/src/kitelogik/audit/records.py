@@ -17,7 +17,7 @@ import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from kitelogik.audit._canon import Redactor, canonical, prepare
 
@@ -45,14 +45,20 @@ def chain_hash(content_hash: str, prev: str, seq: int) -> str:
     return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
+_ts_cache: list[tuple[int, str]] = [(-1, "")]  # one tuple, swapped atomically
+
+
 def format_ts(ns: int) -> str:
     """RFC 3339 UTC with microseconds; sorts lexically."""
     secs, rem = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{rem // 1000:06d}Z"
+    cached = _ts_cache[0]
+    if cached[0] != secs:
+        cached = (secs, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)))
+        _ts_cache[0] = cached
+    return f"{cached[1]}.{rem // 1000:06d}Z"
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(NamedTuple):
     """A record ready to be chained: everything but its position."""
 
     ts: str
@@ -150,12 +156,12 @@ def prepare_record(
     action = clean.get("action")
     sid = clean.get("session_id")
     return Prepared(
-        ts=ts,
-        kind=kind,
-        decision_id=did if isinstance(did, str) else None,
-        verdict=verdict if isinstance(verdict, str) else None,
-        action=action if isinstance(action, str) else None,
-        session_id=sid if isinstance(sid, str) else None,
-        body=body,
-        content_hash=hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        ts,
+        kind,
+        did if type(did) is str else None,
+        verdict if type(verdict) is str else None,
+        action if type(action) is str else None,
+        sid if type(sid) is str else None,
+        body,
+        hashlib.sha256(body.encode("utf-8")).hexdigest(),
     )
