@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """YAML policies compiled to Rego: typing, escaping, errors with file:line:col, determinism,
 and the engine loading policy.yaml. Every decision here comes from the real embedded engine."""
 
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import regorus
-
 from kitelogik.bundle import PolicyLoadError, load_policy_set
 from kitelogik.engines.rego import RegoEngine
 from kitelogik.policy import PolicyError, compile_source
@@ -72,12 +72,15 @@ def test_nan_input_is_denied(tmp_path: Path) -> None:
 
 
 def test_eq_is_typed(tmp_path: Path) -> None:
-    eng = _engine(tmp_path, """
+    eng = _engine(
+        tmp_path,
+        """
         tools: {t: {tier: informational}}
         rules:
           - {name: r, when: {action: t, args.flag: true, args.n: 1}, then: allow, reason: ok}
           - {name: other, when: {action: t, not: {all: [{args.flag: true}, {args.n: 1}]}}, then: deny, reason: "no"}
-    """)
+    """,
+    )
     assert _verdict(eng, {"action": "t", "args": {"flag": True, "n": 1}})[0] == "allow"
     for flag, n in [("true", 1), (1, 1), (True, "1"), (True, True), (None, 1)]:
         assert _verdict(eng, {"action": "t", "args": {"flag": flag, "n": n}})[0] == "deny"
@@ -160,12 +163,15 @@ def test_operators(tmp_path: Path, args: dict, hit: bool) -> None:
 
 
 def test_risk_tier_from_rules_and_top_level(tmp_path: Path) -> None:
-    eng = _engine(tmp_path, """
+    eng = _engine(
+        tmp_path,
+        """
         risk_tier: operational
         tools: {t: {tier: informational}}
         rules:
           - {name: big, when: {action: t, args.n: {gt: 5}}, then: escalate, reason: big, risk_tier: destructive}
-    """)
+    """,
+    )
     assert _verdict(eng, {"action": "t", "args": {"n": 1}})[1]["risk_tier"] == "operational"
     verdict, doc = _verdict(eng, {"action": "t", "args": {"n": 9}})
     assert (verdict, doc["risk_tier"]) == ("escalate", "destructive")
@@ -174,15 +180,19 @@ def test_risk_tier_from_rules_and_top_level(tmp_path: Path) -> None:
 def test_two_yaml_files_combine(tmp_path: Path) -> None:
     d = tmp_path / "policies"
     d.mkdir()
-    (d / "a.policy.yaml").write_text(_yaml("""
+    (d / "a.policy.yaml").write_text(
+        _yaml("""
         tools: {t: {tier: informational}}
         risk_tier: operational
         rules: [{name: a, when: {action: t, args.x: 1}, then: deny, reason: a, risk_tier: destructive}]
-    """))
-    (d / "b.policy.yaml").write_text(_yaml("""
+    """)
+    )
+    (d / "b.policy.yaml").write_text(
+        _yaml("""
         risk_tier: transactional_high
         rules: [{name: b, when: {action: t, args.x: 2}, then: deny, reason: b}]
-    """))
+    """)
+    )
     eng = RegoEngine(policy_dir=d, reload_interval=None)
     assert eng.error is None, eng.error
     assert "project.a" in _verdict(eng, {"action": "t", "args": {"x": 1}})[1]["rules"]
@@ -218,35 +228,107 @@ def _errors(text: str) -> list[str]:
     ("text", "where", "needle"),
     [
         ("rules: [\n", "pol.yaml:2:1", "invalid YAML"),
-        ("rules:\n  - name: a\n    when: {action: x, args.n: {between: 3}}\n    then: deny\n    reason: r\n",
-         "pol.yaml:3:32", "unknown operator 'between'"),
-        ("rules:\n  - name: a\n    when: {action: x, args.n: {gt: \"5\"}}\n    then: deny\n    reason: r\n",
-         "pol.yaml:3:36", "must be a number"),
-        ("rules:\n  - name: a\n    when: {action: x}\n    then: permit\n    reason: r\n",
-         "pol.yaml:4:11", "then must be one of allow, deny, escalate"),
-        ("rules:\n  - {name: a, when: {action: x}, then: deny, reason: r}\n  - {name: a, when: {action: y}, then: deny, reason: r}\n",
-         "pol.yaml:3:6", "duplicate rule name 'a'"),
+        (
+            "rules:\n  - name: a\n    when: {action: x, args.n: {between: 3}}\n    then: deny\n    reason: r\n",
+            "pol.yaml:3:32",
+            "unknown operator 'between'",
+        ),
+        (
+            'rules:\n  - name: a\n    when: {action: x, args.n: {gt: "5"}}\n    then: deny\n    reason: r\n',
+            "pol.yaml:3:36",
+            "must be a number",
+        ),
+        (
+            "rules:\n  - name: a\n    when: {action: x}\n    then: permit\n    reason: r\n",
+            "pol.yaml:4:11",
+            "then must be one of allow, deny, escalate",
+        ),
+        (
+            "rules:\n  - {name: a, when: {action: x}, then: deny, reason: r}\n  - {name: a, when: {action: y}, then: deny, reason: r}\n",
+            "pol.yaml:3:6",
+            "duplicate rule name 'a'",
+        ),
         ("rules: []\nrulez: []\n", "pol.yaml:2:1", "unknown field 'rulez'"),
-        ("rules:\n  - {name: a, when: {actoin: x}, then: deny, reason: r}\n", "pol.yaml:2:22", "unknown field 'actoin'"),
-        ("rules:\n  - {name: a, when: {}, then: allow, reason: r}\n", "pol.yaml:2:21", "at least one condition"),
-        ("rules:\n  - {name: a, when: {action: [x, y]}, then: deny, reason: r}\n", "pol.yaml:2:30", "a list is ambiguous"),
-        ("rules:\n  - {name: a, when: {args.ip: {cidr: 10.0.0.0/33}}, then: deny, reason: r}\n", "pol.yaml:2:38", "not a valid IP network"),
-        ("rules:\n  - {name: a, when: {args.s: {regex: \"(?=x)\"}}, then: deny, reason: r}\n", "pol.yaml:2:38", "lookaround"),
-        ("rules:\n  - {name: a, when: {args.s: {regex: \"a(\"}}, then: deny, reason: r}\n", "pol.yaml:2:38", "invalid regular expression"),
-        ("rules:\n  - {name: a, when: {args.d: 2024-01-01}, then: deny, reason: r}\n", "pol.yaml:2:30", "quote it"),
-        ("rules:\n  - {name: a, when: {args.n: .nan}, then: deny, reason: r}\n", "pol.yaml:2:30", "NaN"),
+        (
+            "rules:\n  - {name: a, when: {actoin: x}, then: deny, reason: r}\n",
+            "pol.yaml:2:22",
+            "unknown field 'actoin'",
+        ),
+        (
+            "rules:\n  - {name: a, when: {}, then: allow, reason: r}\n",
+            "pol.yaml:2:21",
+            "at least one condition",
+        ),
+        (
+            "rules:\n  - {name: a, when: {action: [x, y]}, then: deny, reason: r}\n",
+            "pol.yaml:2:30",
+            "a list is ambiguous",
+        ),
+        (
+            "rules:\n  - {name: a, when: {args.ip: {cidr: 10.0.0.0/33}}, then: deny, reason: r}\n",
+            "pol.yaml:2:38",
+            "not a valid IP network",
+        ),
+        (
+            'rules:\n  - {name: a, when: {args.s: {regex: "(?=x)"}}, then: deny, reason: r}\n',
+            "pol.yaml:2:38",
+            "lookaround",
+        ),
+        (
+            'rules:\n  - {name: a, when: {args.s: {regex: "a("}}, then: deny, reason: r}\n',
+            "pol.yaml:2:38",
+            "invalid regular expression",
+        ),
+        (
+            "rules:\n  - {name: a, when: {args.d: 2024-01-01}, then: deny, reason: r}\n",
+            "pol.yaml:2:30",
+            "quote it",
+        ),
+        (
+            "rules:\n  - {name: a, when: {args.n: .nan}, then: deny, reason: r}\n",
+            "pol.yaml:2:30",
+            "NaN",
+        ),
         ("a: &x [1]\nb: *x\nrules: []\n", "pol.yaml:1:4", "aliases"),
         ("rules: []\nrules: []\n", "pol.yaml:2:1", "duplicate key 'rules'"),
         ("package: kitelogik.main\nrules: []\n", "pol.yaml:1:10", "reserved"),
         ("- 1\n", "pol.yaml:1:1", "must be a mapping"),
-        ("rules:\n  - {name: \"bad name\", when: {action: x}, then: deny, reason: r}\n", "pol.yaml:2:12", "rule name must match"),
-        ("rules:\n  - {name: a, when: {action: x}, then: deny, reason: \"\"}\n", "pol.yaml:2:54", "must not be empty"),
-        ("rules:\n  - {name: a, when: {action: x}, then: deny}\n", "pol.yaml:2:5", "missing required field 'reason'"),
-        ("rules:\n  - {name: a, when: {action.x: y}, then: deny, reason: r}\n", "pol.yaml:2:22", "no nested fields"),
-        ("rules:\n  - {name: a, when: {args.n: {eq: 99999999999999999999}}, then: deny, reason: r}\n", "pol.yaml:2:35", "2^53"),
-        ("rules:\n  - {name: a, when: {action: x}, then: deny, reason: r, risk_tier: huge}\n", "pol.yaml:2:68", "risk_tier must be one of"),
+        (
+            'rules:\n  - {name: "bad name", when: {action: x}, then: deny, reason: r}\n',
+            "pol.yaml:2:12",
+            "rule name must match",
+        ),
+        (
+            'rules:\n  - {name: a, when: {action: x}, then: deny, reason: ""}\n',
+            "pol.yaml:2:54",
+            "must not be empty",
+        ),
+        (
+            "rules:\n  - {name: a, when: {action: x}, then: deny}\n",
+            "pol.yaml:2:5",
+            "missing required field 'reason'",
+        ),
+        (
+            "rules:\n  - {name: a, when: {action.x: y}, then: deny, reason: r}\n",
+            "pol.yaml:2:22",
+            "no nested fields",
+        ),
+        (
+            "rules:\n  - {name: a, when: {args.n: {eq: 99999999999999999999}}, then: deny, reason: r}\n",
+            "pol.yaml:2:35",
+            "2^53",
+        ),
+        (
+            "rules:\n  - {name: a, when: {action: x}, then: deny, reason: r, risk_tier: huge}\n",
+            "pol.yaml:2:68",
+            "risk_tier must be one of",
+        ),
         ("library: {bank: {}}\nrules: []\n", "pol.yaml:1:11", "unknown library 'bank'"),
-        ("rules: []\ntests:\n  - {name: t, input: {}, expect: maybe}\n", "pol.yaml:3:34", "expect must be one of"),
+        (
+            "rules: []\ntests:\n  - {name: t, input: {}, expect: maybe}\n",
+            "pol.yaml:3:34",
+            "expect must be one of",
+        ),
     ],
 )
 def test_errors_name_file_line_column(text: str, where: str, needle: str) -> None:
@@ -275,7 +357,9 @@ def test_absurdly_large_or_deep_files_are_refused() -> None:
 def test_bad_yaml_in_project_is_a_load_error_and_every_decision_denies(tmp_path: Path) -> None:
     d = tmp_path / "policies"
     d.mkdir()
-    (d / "policy.yaml").write_text("tools: {t: {tier: informational}}\nrules:\n  - {name: a, when: {action: t}, then: allow, reason: [1]}\n")
+    (d / "policy.yaml").write_text(
+        "tools: {t: {tier: informational}}\nrules:\n  - {name: a, when: {action: t}, then: allow, reason: [1]}\n"
+    )
     with pytest.raises(PolicyLoadError) as exc:
         load_policy_set([str(d)])
     assert "policy.yaml:3:" in str(exc.value)
@@ -293,17 +377,33 @@ def test_stale_compiled_sibling_is_ignored_by_the_engine(tmp_path: Path) -> None
         rules: [{name: a, when: {action: t}, then: allow, reason: ok}]
     """)
     (d / "policy.rego").write_text(compile_source(allow_all, "policy.yaml").rego)
-    (d / "policy.yaml").write_text(_yaml("""
+    (d / "policy.yaml").write_text(
+        _yaml("""
         tools: {t: {tier: informational}}
         rules: [{name: nope, when: {action: t}, then: deny, reason: nope}]
-    """))
+    """)
+    )
     eng = RegoEngine(policy_dir=d, reload_interval=None)
     assert eng.error is None
-    assert _verdict(eng, {"action": "t"})[1]["rules"] == ["global.tools.risk_tier_permits", "project.nope"]
+    assert _verdict(eng, {"action": "t"})[1]["rules"] == [
+        "global.tools.risk_tier_permits",
+        "project.nope",
+    ]
 
 
 def test_rego_string_round_trips_through_the_engine() -> None:
-    samples = ['"', "\\", "\n", "\u2028", "$\"x\"", "`", "😀", "\x00\x1f\x7f", "# not a comment", "\"}\ndeny := true\n"]
+    samples = [
+        '"',
+        "\\",
+        "\n",
+        "\u2028",
+        '$"x"',
+        "`",
+        "😀",
+        "\x00\x1f\x7f",
+        "# not a comment",
+        '"}\ndeny := true\n',
+    ]
     src = "package t\nimport rego.v1\nv := [" + ", ".join(rego_string(s) for s in samples) + "]\n"
     e = regorus.Engine()
     e.add_policy("t.rego", src)
@@ -314,11 +414,26 @@ def test_glob_translation_escapes_everything() -> None:
     import re
 
     rx = glob_to_regex("/a.b/(x)|[y]{z}^$+?/*/**")
-    assert re.fullmatch(rx.replace("(?s:.*)", ".*").replace("\\x{", "\\x"), "/a.b/(x)|[y]{z}^$+q/seg/any/thing") or True
+    assert (
+        re.fullmatch(
+            rx.replace("(?s:.*)", ".*").replace("\\x{", "\\x"), "/a.b/(x)|[y]{z}^$+q/seg/any/thing"
+        )
+        or True
+    )
     e = regorus.Engine()
-    e.add_policy("g.rego", "package g\nimport rego.v1\nm(s) if regex.match(" + rego_string(rx) + ", s)\n")
-    e.add_policy("q.rego", 'package q\nimport rego.v1\nimport data.g\nyes := g.m("/a.b/(x)|[y]{z}^$+Q/seg/any/thing")\n')
+    e.add_policy(
+        "g.rego", "package g\nimport rego.v1\nm(s) if regex.match(" + rego_string(rx) + ", s)\n"
+    )
+    e.add_policy(
+        "q.rego",
+        'package q\nimport rego.v1\nimport data.g\nyes := g.m("/a.b/(x)|[y]{z}^$+Q/seg/any/thing")\n',
+    )
     assert e.eval_rule_as_json("data.q.yes") == "true"
     e2 = regorus.Engine()
-    e2.add_policy("g.rego", "package g\nimport rego.v1\nno := regex.match(" + rego_string(rx) + ', "/aXb/(x)|[y]{z}^$+Q/seg/any")\n')
+    e2.add_policy(
+        "g.rego",
+        "package g\nimport rego.v1\nno := regex.match("
+        + rego_string(rx)
+        + ', "/aXb/(x)|[y]{z}^$+Q/seg/any")\n',
+    )
     assert e2.eval_rule_as_json("data.g.no") == "false"

@@ -1,3 +1,4 @@
+# ruff: noqa: PT017
 """Injection: any YAML string value compiles to a module whose meaning is just that literal.
 
 Hypothesis generates arbitrary text (quotes, backslashes, newlines, Rego keywords, braces,
@@ -13,15 +14,26 @@ import regorus
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from kitelogik.policy import PolicyError, compile_source
 
 _text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=40
-) | st.sampled_from([
-    '"} \ndeny := true\n#', "\\", '\\"', "`", '$"{x}"', "allow contains 1 if true", "\u2028x",
-    "import rego.v1\npackage kitelogik.main", "}\n}\n", "\t", "\r\n", "😀",
-])
+) | st.sampled_from(
+    [
+        '"} \ndeny := true\n#',
+        "\\",
+        '\\"',
+        "`",
+        '$"{x}"',
+        "allow contains 1 if true",
+        "\u2028x",
+        "import rego.v1\npackage kitelogik.main",
+        "}\n}\n",
+        "\t",
+        "\r\n",
+        "😀",
+    ]
+)
 
 
 def _evaluate(rego: str, inp: dict) -> dict:
@@ -36,8 +48,16 @@ def _evaluate(rego: str, inp: dict) -> dict:
 
 
 def _policy(value: str, reason: str, key: str = "v") -> str:
-    doc = {"rules": [{"name": "r", "when": {"action": "t", f"args.{key}": value}, "then": "deny",
-                      "reason": reason}]}
+    doc = {
+        "rules": [
+            {
+                "name": "r",
+                "when": {"action": "t", f"args.{key}": value},
+                "then": "deny",
+                "reason": reason,
+            }
+        ]
+    }
     return yaml.safe_dump(doc, allow_unicode=True)
 
 
@@ -81,7 +101,16 @@ def test_field_path_segments_are_literals(key: str, value: str) -> None:
 def test_glob_literal_text_matches_only_itself(literal: str) -> None:
     pattern = literal.replace("*", "").replace("?", "") or "x"
     pattern = yaml.safe_load(yaml.safe_dump(pattern, allow_unicode=True))
-    doc = {"rules": [{"name": "g", "when": {"action": "t", "args.p": {"glob": pattern}}, "then": "deny", "reason": "g"}]}
+    doc = {
+        "rules": [
+            {
+                "name": "g",
+                "when": {"action": "t", "args.p": {"glob": pattern}},
+                "then": "deny",
+                "reason": "g",
+            }
+        ]
+    }
     try:
         compiled = compile_source(yaml.safe_dump(doc, allow_unicode=True), "fuzz.yaml")
     except PolicyError:

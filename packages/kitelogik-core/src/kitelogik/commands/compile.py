@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """``kitelogik compile``: YAML policies to Rego modules (written beside the source or to --out)."""
 
 from __future__ import annotations
@@ -10,10 +11,23 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command(name="compile")
     def compile_cmd(
-        paths: list[Path] = typer.Argument(None, help="Policy files or directories (default: ./policies)."),
-        out: Path = typer.Option(None, "--out", "-o", help="Write compiled modules under this directory instead of beside the sources."),
-        check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 if a compiled file is missing or out of date."),
-        stdout: bool = typer.Option(False, "--stdout", help="Print the compiled Rego instead of writing files."),
+        paths: list[Path] = typer.Argument(
+            None, help="Policy files or directories (default: ./policies)."
+        ),
+        out: Path = typer.Option(
+            None,
+            "--out",
+            "-o",
+            help="Write compiled modules under this directory instead of beside the sources.",
+        ),
+        check: bool = typer.Option(
+            False,
+            "--check",
+            help="Write nothing; exit 1 if a compiled file is missing or out of date.",
+        ),
+        stdout: bool = typer.Option(
+            False, "--stdout", help="Print the compiled Rego instead of writing files."
+        ),
     ) -> None:
         """Compile YAML policies (policy.yaml, *.policy.yaml) to project-tier Rego."""
         from kitelogik.policy.compiler import compile_file, compiled_path
@@ -26,7 +40,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{p}: no such file or directory", err=True)
         files = iter_policy_files(targets)
         if not files and not missing:
-            typer.echo(f"no YAML policy files (policy.yaml, *.policy.yaml) in {', '.join(map(str, targets))}", err=True)
+            typer.echo(
+                f"no YAML policy files (policy.yaml, *.policy.yaml) in {', '.join(map(str, targets))}",
+                err=True,
+            )
             raise typer.Exit(1)
         failed = bool(missing)
         stale = []
@@ -44,7 +61,9 @@ def register(app: typer.Typer) -> None:
                 continue
             dest = compiled_path(f)
             if out is not None:
-                base = next((t for t in targets if t.is_dir() and (t == f or t in f.parents)), f.parent)
+                base = next(
+                    (t for t in targets if t.is_dir() and (t == f or t in f.parents)), f.parent
+                )
                 dest = out / compiled_path(f).relative_to(base)
             if check:
                 if not dest.exists() or dest.read_text(encoding="utf-8") != c.rego:

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """``kitelogik compliance``: OWASP Top 10 for Agentic Applications coverage, with evidence."""
 
 from __future__ import annotations
@@ -13,9 +14,19 @@ def register(app: typer.Typer) -> None:
     def compliance(
         path: Path = typer.Argument(Path("policies"), help="Project policy directory."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
-        min_coverage: float = typer.Option(0.0, "--min-coverage", min=0.0, max=100.0, help="Exit 1 below this percentage of items covered."),
-        exact: bool = typer.Option(False, "--exact", help="Evaluate PATH alone, without the shipped global tier."),
-        verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every probe, not only failed ones."),
+        min_coverage: float = typer.Option(
+            0.0,
+            "--min-coverage",
+            min=0.0,
+            max=100.0,
+            help="Exit 1 below this percentage of items covered.",
+        ),
+        exact: bool = typer.Option(
+            False, "--exact", help="Evaluate PATH alone, without the shipped global tier."
+        ),
+        verbose: bool = typer.Option(
+            False, "--verbose", "-v", help="Show every probe, not only failed ones."
+        ),
     ) -> None:
         """Probe the policy set with inputs for each ASI item; covered = decided as a defence would."""
         from rich.console import Console
@@ -49,11 +60,19 @@ def register(app: typer.Typer) -> None:
                         lines.append(f"{mark} {escape(p.probe)}: {p.expect} -> {p.verdict}{rules}")
                     else:
                         lines.append(f"[green]ok[/] {escape(p.probe)}: {p.verdict}")
-                table.add_row(f"{item.id} {item.title}",
-                              "[green]yes[/]" if item.covered else "[red]no[/]", "\n".join(lines))
+                table.add_row(
+                    f"{item.id} {item.title}",
+                    "[green]yes[/]" if item.covered else "[red]no[/]",
+                    "\n".join(lines),
+                )
             console.print(table)
-            console.print(f"coverage: {report.covered}/{len(report.items)} ({report.coverage:.0f}%)")
+            console.print(
+                f"coverage: {report.covered}/{len(report.items)} ({report.coverage:.0f}%)"
+            )
         if report.coverage < min_coverage or (report.error and min_coverage > 0):
             if not as_json:
-                typer.echo(f"coverage {report.coverage:.0f}% is below --min-coverage {min_coverage:g}%", err=True)
+                typer.echo(
+                    f"coverage {report.coverage:.0f}% is below --min-coverage {min_coverage:g}%",
+                    err=True,
+                )
             raise typer.Exit(1)

@@ -10,7 +10,9 @@ import typer
 _STYLE = {"allow": "green", "deny": "red", "escalate": "yellow", "not_allowed": "magenta"}
 
 
-def _run(input_path: str, policy_dir: Path | None, partial: bool, as_json: bool, detail: bool) -> None:
+def _run(
+    input_path: str, policy_dir: Path | None, partial: bool, as_json: bool, detail: bool
+) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -53,8 +55,10 @@ def _run(input_path: str, policy_dir: Path | None, partial: bool, as_json: bool,
         if ex.fired:
             console.print(table)
         if detail:
-            console.print("[dim]deny wins over everything; escalate needs something to allow; "
-                          "nothing allowing means deny (deny by default).[/]")
+            console.print(
+                "[dim]deny wins over everything; escalate needs something to allow; "
+                "nothing allowing means deny (deny by default).[/]"
+            )
         console.print(f"[dim]policy dirs: {', '.join(eng.dirs)} (version {eng.policy.version})[/]")
     if ex.verdict != "allow" and ex.error:
         raise typer.Exit(1)
@@ -69,9 +73,15 @@ def _esc(text: str) -> str:
 def register(app: typer.Typer) -> None:
     @app.command(name="eval")
     def eval_cmd(
-        input_path: str = typer.Argument(..., metavar="INPUT", help="Input document (JSON or YAML file, - for stdin)."),
-        policy_dir: Path = typer.Option(None, "--policy-dir", "-d", help="Project policy directory (default ./policies)."),
-        partial: bool = typer.Option(False, "--partial", help="Merge INPUT over the default test input (as YAML tests do)."),
+        input_path: str = typer.Argument(
+            ..., metavar="INPUT", help="Input document (JSON or YAML file, - for stdin)."
+        ),
+        policy_dir: Path = typer.Option(
+            None, "--policy-dir", "-d", help="Project policy directory (default ./policies)."
+        ),
+        partial: bool = typer.Option(
+            False, "--partial", help="Merge INPUT over the default test input (as YAML tests do)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Evaluate INPUT and show the verdict and the rules that fired."""
@@ -79,9 +89,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def explain(
-        input_path: str = typer.Argument(..., metavar="INPUT", help="Input document (JSON or YAML file, - for stdin)."),
-        policy_dir: Path = typer.Option(None, "--policy-dir", "-d", help="Project policy directory (default ./policies)."),
-        partial: bool = typer.Option(False, "--partial", help="Merge INPUT over the default test input (as YAML tests do)."),
+        input_path: str = typer.Argument(
+            ..., metavar="INPUT", help="Input document (JSON or YAML file, - for stdin)."
+        ),
+        policy_dir: Path = typer.Option(
+            None, "--policy-dir", "-d", help="Project policy directory (default ./policies)."
+        ),
+        partial: bool = typer.Option(
+            False, "--partial", help="Merge INPUT over the default test input (as YAML tests do)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """Explain a decision: every rule that fired, its reason, source and conditions."""

@@ -10,8 +10,12 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command()
     def fmt(
-        paths: list[Path] = typer.Argument(None, help="Files or directories (default: ./policies)."),
-        check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 if a file would change."),
+        paths: list[Path] = typer.Argument(
+            None, help="Files or directories (default: ./policies)."
+        ),
+        check: bool = typer.Option(
+            False, "--check", help="Write nothing; exit 1 if a file would change."
+        ),
     ) -> None:
         """Format Rego and YAML policy files; regenerate compiled modules from their YAML."""
         from kitelogik.policy.compiler import is_policy_file
@@ -26,9 +30,11 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{root}: no such file or directory", err=True)
                 failed = True
                 continue
-            files = [root] if root.is_file() else [
-                f for f in _walk(root) if f.suffix == ".rego" or is_policy_file(f)
-            ]
+            files = (
+                [root]
+                if root.is_file()
+                else [f for f in _walk(root) if f.suffix == ".rego" or is_policy_file(f)]
+            )
             for f in files:
                 try:
                     res = format_path(f)

@@ -10,8 +10,12 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command()
     def init(
-        name: Path = typer.Argument(..., help="Project directory to create (its name is the project name)."),
-        force: bool = typer.Option(False, "--force", help="Write into an existing non-empty directory."),
+        name: Path = typer.Argument(
+            ..., help="Project directory to create (its name is the project name)."
+        ),
+        force: bool = typer.Option(
+            False, "--force", help="Write into an existing non-empty directory."
+        ),
     ) -> None:
         """Create a project that runs at once: agent.py, policies (YAML, compiled Rego, tests)."""
         from kitelogik.policy.scaffold import scaffold

@@ -12,7 +12,9 @@ def register(app: typer.Typer) -> None:
     @app.command(name="test")
     def test_cmd(
         path: Path = typer.Argument(Path("policies"), help="Policy directory (or a test file)."),
-        run: str = typer.Option(None, "--run", "-r", help="Only tests whose name matches this regular expression."),
+        run: str = typer.Option(
+            None, "--run", "-r", help="Only tests whose name matches this regular expression."
+        ),
         verbose: bool = typer.Option(False, "--verbose", "-v", help="List every test."),
         as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
@@ -29,10 +31,18 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(2) from None
         result = run_tests(path, run=run)
         if as_json:
-            typer.echo(json.dumps({
-                "ok": result.ok, "passed": result.passed, "failed": result.failed,
-                "errors": result.errors, "results": [r.__dict__ for r in result.results],
-            }, indent=2))
+            typer.echo(
+                json.dumps(
+                    {
+                        "ok": result.ok,
+                        "passed": result.passed,
+                        "failed": result.failed,
+                        "errors": result.errors,
+                        "results": [r.__dict__ for r in result.results],
+                    },
+                    indent=2,
+                )
+            )
         else:
             for e in result.errors:
                 typer.echo(f"error: {e}", err=True)
@@ -46,7 +56,10 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"no tests found in {path}")
             else:
                 typer.echo("-" * 60)
-                typer.echo(f"PASS: {result.passed}/{total}" + (f", FAIL: {result.failed}/{total}" if result.failed else "")
-                           + (f", ERRORS: {len(result.errors)}" if result.errors else ""))
+                typer.echo(
+                    f"PASS: {result.passed}/{total}"
+                    + (f", FAIL: {result.failed}/{total}" if result.failed else "")
+                    + (f", ERRORS: {len(result.errors)}" if result.errors else "")
+                )
         if not result.ok:
             raise typer.Exit(1)

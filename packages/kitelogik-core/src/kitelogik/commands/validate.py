@@ -21,17 +21,24 @@ def register(app: typer.Typer) -> None:
         v = validate_path(path)
         bad = bool(v.errors) or (strict and bool(v.warnings))
         if as_json:
-            typer.echo(json.dumps({
-                "ok": not bad,
-                "errors": [f.__dict__ for f in v.errors],
-                "warnings": [f.__dict__ for f in v.warnings],
-            }, indent=2))
+            typer.echo(
+                json.dumps(
+                    {
+                        "ok": not bad,
+                        "errors": [f.__dict__ for f in v.errors],
+                        "warnings": [f.__dict__ for f in v.warnings],
+                    },
+                    indent=2,
+                )
+            )
         else:
             for f in v.findings:
                 typer.echo(str(f), err=True)
             rules = sum(len(c.policy.rules) for c in v.compiled)
             status = "FAIL" if bad else "OK"
-            typer.echo(f"{status}: {path}: {len(v.compiled)} YAML policies, {rules} rules, "
-                       f"{len(v.errors)} errors, {len(v.warnings)} warnings")
+            typer.echo(
+                f"{status}: {path}: {len(v.compiled)} YAML policies, {rules} rules, "
+                f"{len(v.errors)} errors, {len(v.warnings)} warnings"
+            )
         if bad:
             raise typer.Exit(1)

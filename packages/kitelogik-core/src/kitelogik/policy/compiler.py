@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """YAML policies compiled to a project-tier Rego module.
 
 A YAML policy is a list of rules (``name``, ``when``, ``then``, ``reason``, ``risk_tier``); each
@@ -89,7 +90,15 @@ GROUPS = ("all", "any", "not")
 ITEM_OPS = (*SCALAR_OPS, *STRING_OPS, "exists")
 
 _TOP_KEYS = (
-    "version", "package", "name", "description", "risk_tier", "tools", "library", "rules", "tests"
+    "version",
+    "package",
+    "name",
+    "description",
+    "risk_tier",
+    "tools",
+    "library",
+    "rules",
+    "tests",
 )
 #: Starter library packages (policies/library/) and the sets each one defines.
 LIBRARY: dict[str, tuple[str, ...]] = {
@@ -361,7 +370,9 @@ class _Parser:
 
     def scalar(self, v: Any, loc: Loc, what: str) -> bool:
         if isinstance(v, (list, dict)):
-            self.err(loc, f"{what} must be a string, number, boolean or null, got {self.type_name(v)}")
+            self.err(
+                loc, f"{what} must be a string, number, boolean or null, got {self.type_name(v)}"
+            )
             return False
         return self.json_value(v, loc, what)
 
@@ -416,7 +427,10 @@ class _Parser:
             elif nm is not None:
                 pol.name = nm
         if "description" in doc:
-            pol.description = self.string(doc["description"], vl["description"], "description", allow_empty=True) or ""
+            pol.description = (
+                self.string(doc["description"], vl["description"], "description", allow_empty=True)
+                or ""
+            )
         if "risk_tier" in doc:
             pol.risk_tier = self.tier(doc["risk_tier"], vl["risk_tier"], "risk_tier")
         if "tools" in doc:
@@ -453,7 +467,10 @@ class _Parser:
             if self.string(name, v.key_locs[name], "a tool name") is None:
                 continue
             if not isinstance(entry, MarkedMap):
-                self.err(eloc, f"tool {name!r}: expected a mapping with 'tier', got {self.type_name(entry)}")
+                self.err(
+                    eloc,
+                    f"tool {name!r}: expected a mapping with 'tier', got {self.type_name(entry)}",
+                )
                 continue
             self.unknown_keys(entry, _TOOL_KEYS, f"tool {name!r}")
             if "tier" not in entry:
@@ -466,31 +483,46 @@ class _Parser:
                 rec["scope"] = self.string(scope, entry.value_locs["scope"], f"tool {name!r} scope")
             if "external" in entry:
                 if not isinstance(entry["external"], bool):
-                    self.err(entry.value_locs["external"], f"tool {name!r} external must be true or false")
+                    self.err(
+                        entry.value_locs["external"],
+                        f"tool {name!r} external must be true or false",
+                    )
                 else:
                     rec["external"] = entry["external"]
             if "roles" in entry:
                 roles = entry["roles"]
                 if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-                    self.err(entry.value_locs["roles"], f"tool {name!r} roles must be a list of strings")
+                    self.err(
+                        entry.value_locs["roles"], f"tool {name!r} roles must be a list of strings"
+                    )
                 else:
-                    rec["roles"] = [r for r in roles if self.string(r, entry.value_locs["roles"], "a role")]
+                    rec["roles"] = [
+                        r for r in roles if self.string(r, entry.value_locs["roles"], "a role")
+                    ]
             out[name] = rec
         return out
 
     def library(self, v: Any, loc: Loc) -> dict[str, dict[str, Any]] | None:
         if not isinstance(v, MarkedMap):
-            self.err(loc, f"library must be a mapping of library name to settings, got {self.type_name(v)}")
+            self.err(
+                loc,
+                f"library must be a mapping of library name to settings, got {self.type_name(v)}",
+            )
             return None
         out: dict[str, dict[str, Any]] = {}
         for name, settings in v.items():
             if name not in LIBRARY:
-                self.err(v.key_locs[name], f"unknown library {name!r}; expected one of: {', '.join(LIBRARY)}")
+                self.err(
+                    v.key_locs[name],
+                    f"unknown library {name!r}; expected one of: {', '.join(LIBRARY)}",
+                )
                 continue
             if settings is None:
                 settings = {}
             if not isinstance(settings, dict):
-                self.err(v.value_locs[name], f"library {name!r}: settings must be a mapping (or empty)")
+                self.err(
+                    v.value_locs[name], f"library {name!r}: settings must be a mapping (or empty)"
+                )
                 continue
             if self.json_value(settings, v.value_locs[name], f"library {name!r} settings"):
                 out[name] = _plain(settings)
@@ -521,7 +553,10 @@ class _Parser:
 
     def rule(self, r: Any, loc: Loc) -> Rule | None:
         if not isinstance(r, MarkedMap):
-            self.err(loc, f"a rule must be a mapping with name, when, then and reason, got {self.type_name(r)}")
+            self.err(
+                loc,
+                f"a rule must be a mapping with name, when, then and reason, got {self.type_name(r)}",
+            )
             return None
         n_errors = len(self.errors)
         self.unknown_keys(r, _RULE_KEYS, "a rule")
@@ -533,21 +568,31 @@ class _Parser:
         if "name" in r:
             name = self.string(r["name"], vl["name"], "rule name")
             if name is not None and not _NAME.match(name):
-                self.err(vl["name"], "rule name must match [A-Za-z][A-Za-z0-9_.-]* (at most 128 characters)")
+                self.err(
+                    vl["name"],
+                    "rule name must match [A-Za-z][A-Za-z0-9_.-]* (at most 128 characters)",
+                )
                 name = None
         then = r.get("then")
         if "then" in r and then not in VERDICTS:
-            self.err(vl["then"], f"then must be one of allow, deny, escalate, got {json.dumps(then)}")
+            self.err(
+                vl["then"], f"then must be one of allow, deny, escalate, got {json.dumps(then)}"
+            )
         reason = self.string(r["reason"], vl["reason"], "reason") if "reason" in r else None
         tier = self.tier(r["risk_tier"], vl["risk_tier"], "risk_tier") if "risk_tier" in r else None
         desc = ""
         if "description" in r:
-            desc = self.string(r["description"], vl["description"], "description", allow_empty=True) or ""
+            desc = (
+                self.string(r["description"], vl["description"], "description", allow_empty=True)
+                or ""
+            )
         when = None
         if "when" in r:
             w = r["when"]
             if not isinstance(w, MarkedMap):
-                self.err(vl["when"], f"when must be a mapping of conditions, got {self.type_name(w)}")
+                self.err(
+                    vl["when"], f"when must be a mapping of conditions, got {self.type_name(w)}"
+                )
             elif not w:
                 self.err(vl["when"], "when must have at least one condition")
             else:
@@ -555,7 +600,15 @@ class _Parser:
         if len(self.errors) != n_errors or name is None or when is None or reason is None:
             return None
         assert isinstance(then, str)
-        return Rule(name=name, then=then, reason=reason, when=when, loc=r.key_locs["name"] if "name" in r.key_locs else loc, risk_tier=tier, description=desc)
+        return Rule(
+            name=name,
+            then=then,
+            reason=reason,
+            when=when,
+            loc=r.key_locs.get("name", loc),
+            risk_tier=tier,
+            description=desc,
+        )
 
     # -- conditions -----------------------------------------------------------------------
 
@@ -571,7 +624,9 @@ class _Parser:
                 parts = []
                 for item, il in zip(value, value.item_locs, strict=True):
                     if not isinstance(item, MarkedMap) or not item:
-                        self.err(il, f"each item of {key} must be a non-empty mapping of conditions")
+                        self.err(
+                            il, f"each item of {key} must be a non-empty mapping of conditions"
+                        )
                         continue
                     parts.append(self.conditions(item, "all"))
                 children.append(Cond(key, kloc, children=tuple(parts)))
@@ -619,7 +674,9 @@ class _Parser:
                 return []
             out = []
             for op, arg in value.items():
-                c = self.operator(path, op, arg, value.key_locs[op], value.value_locs[op], inner=False)
+                c = self.operator(
+                    path, op, arg, value.key_locs[op], value.value_locs[op], inner=False
+                )
                 if c is not None:
                     out.append(c)
             return out
@@ -634,7 +691,9 @@ class _Parser:
             return []
         return [Cond("field", kloc, path=path, op="eq", value=value)]
 
-    def operator(self, path: tuple[str, ...], op: str, arg: Any, oloc: Loc, aloc: Loc, *, inner: bool) -> Cond | None:
+    def operator(
+        self, path: tuple[str, ...], op: str, arg: Any, oloc: Loc, aloc: Loc, *, inner: bool
+    ) -> Cond | None:
         label = f"{'.'.join(path)} {op}"
         allowed = ITEM_OPS if inner else OPERATORS
         if op not in allowed:
@@ -661,13 +720,18 @@ class _Parser:
                 ok = False
             for n in nets:
                 if not isinstance(n, str):
-                    self.err(aloc, f"{label}: expected a CIDR such as 10.0.0.0/8, got {self.type_name(n)}")
+                    self.err(
+                        aloc,
+                        f"{label}: expected a CIDR such as 10.0.0.0/8, got {self.type_name(n)}",
+                    )
                     ok = False
                     continue
                 try:
                     ipaddress.ip_network(n, strict=False)
                 except ValueError:
-                    self.err(aloc, f"{label}: {n!r} is not a valid IP network (expected e.g. 10.0.0.0/8)")
+                    self.err(
+                        aloc, f"{label}: {n!r} is not a valid IP network (expected e.g. 10.0.0.0/8)"
+                    )
                     ok = False
             if ok:
                 arg = [str(ipaddress.ip_network(n, strict=False)) for n in nets]
@@ -677,11 +741,16 @@ class _Parser:
                 ok = False
         elif op in ("some_item", "every_item"):
             if not isinstance(arg, MarkedMap) or not arg:
-                self.err(aloc, f"{label}: expected an operator mapping applied to each item, e.g. {{glob: \"/srv/**\"}}")
+                self.err(
+                    aloc,
+                    f'{label}: expected an operator mapping applied to each item, e.g. {{glob: "/srv/**"}}',
+                )
                 return None
             inner_conds = []
             for iop, iarg in arg.items():
-                c = self.operator(path, iop, iarg, arg.key_locs[iop], arg.value_locs[iop], inner=True)
+                c = self.operator(
+                    path, iop, iarg, arg.key_locs[iop], arg.value_locs[iop], inner=True
+                )
                 if c is not None:
                     inner_conds.append(c)
             if len(inner_conds) != len(arg):
@@ -713,10 +782,15 @@ def _engine_regex_ok(pattern: str, loc: Loc, label: str, parser: _Parser) -> boo
     except ImportError:  # pragma: no cover - regorus is a core dependency
         return True
     try:
-        engine = regorus.Engine()
-        engine.add_policy("regex_check.rego", "package regex_check\nimport rego.v1\nok := regex.is_valid(" + rego_string(pattern) + ")\n")
+        engine = regorus.Engine()  # pyright: ignore[reportAttributeAccessIssue]
+        engine.add_policy(
+            "regex_check.rego",
+            "package regex_check\nimport rego.v1\nok := regex.is_valid("
+            + rego_string(pattern)
+            + ")\n",
+        )
         out = engine.eval_rule_as_json("data.regex_check.ok")
-    except BaseException as exc:  # noqa: BLE001 - pyo3 panics are BaseException
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         out = "false"
@@ -793,9 +867,17 @@ def never_fires(rule: Rule) -> list[str]:
             elif c.op == "eq":
                 v = c.value
                 kinds.add(
-                    "null" if v is None else "bool" if isinstance(v, bool) else "number"
-                    if isinstance(v, (int, float)) else "string" if isinstance(v, str) else "list"
-                    if isinstance(v, list) else "object"
+                    "null"
+                    if v is None
+                    else "bool"
+                    if isinstance(v, bool)
+                    else "number"
+                    if isinstance(v, (int, float))
+                    else "string"
+                    if isinstance(v, str)
+                    else "list"
+                    if isinstance(v, list)
+                    else "object"
                 )
             elif c.op == "exists":
                 kinds.add("present" if c.value else "null")
@@ -803,15 +885,23 @@ def never_fires(rule: Rule) -> list[str]:
         if "null" in kinds and len(kinds) > 1:
             out.append(f"{label} is required to be missing and to have a value at once")
         elif len(kinds - {"null"}) > 1:
-            out.append(f"{label} is required to be {' and '.join(sorted(kinds))} at once (a value has one type)")
+            out.append(
+                f"{label} is required to be {' and '.join(sorted(kinds))} at once (a value has one type)"
+            )
         if path == ("event_type",):
             for c in conds:
                 if c.op == "eq" and c.value not in EVENT_TYPES:
-                    out.append(f"event_type {json.dumps(c.value)} is not an event type ({', '.join(EVENT_TYPES)})")
+                    out.append(
+                        f"event_type {json.dumps(c.value)} is not an event type ({', '.join(EVENT_TYPES)})"
+                    )
                 if c.op == "in" and not any(v in EVENT_TYPES for v in c.value):
                     out.append("event_type in [...] names no known event type")
         for c in conds:
-            if c.op == "in" and eqs and not any(json.dumps(v, sort_keys=True) in eqs for v in c.value):
+            if (
+                c.op == "in"
+                and eqs
+                and not any(json.dumps(v, sort_keys=True) in eqs for v in c.value)
+            ):
                 out.append(f"{label} eq and in exclude each other")
     return out
 
@@ -828,18 +918,28 @@ def analyse(pol: Policy) -> Iterator[tuple[Loc, str]]:
             verdicts = {other.then, rule.then}
             if "deny" in verdicts:
                 loser = "allow" if "allow" in verdicts else "escalate"
-                yield rule.loc, (
-                    f"rules {other.name!r} (line {other.loc.line}) and {rule.name!r} decide "
-                    f"{other.then} and {rule.then} on the same conditions; deny always wins, so the "
-                    f"{loser} rule is dead"
+                yield (
+                    rule.loc,
+                    (
+                        f"rules {other.name!r} (line {other.loc.line}) and {rule.name!r} decide "
+                        f"{other.then} and {rule.then} on the same conditions; deny always wins, so the "
+                        f"{loser} rule is dead"
+                    ),
                 )
         seen.setdefault(key, rule)
         if rule.then == "allow":
-            paths = {c.path[0] for c in _top_fields(rule.when) if c.op in ("eq", "in", "glob", "startswith", "regex")}
+            paths = {
+                c.path[0]
+                for c in _top_fields(rule.when)
+                if c.op in ("eq", "in", "glob", "startswith", "regex")
+            }
             if not paths & {"action", "event_type"}:
-                yield rule.loc, (
-                    f"rule {rule.name!r} allows without an action or event_type condition; it "
-                    "allows every kind of event its other conditions match"
+                yield (
+                    rule.loc,
+                    (
+                        f"rule {rule.name!r} allows without an action or event_type condition; it "
+                        "allows every kind of event its other conditions match"
+                    ),
                 )
 
 
@@ -916,7 +1016,13 @@ class _Gen:
                 name = self.fresh()
                 self.helper(name, [get, f"is_array({x})", f"some {e} in {x}", *inner])
                 return [name]
-            return [get, f"is_array({x})", f"every {e} in {x} {{", *[f"\t{ln}" for ln in inner], "}"]
+            return [
+                get,
+                f"is_array({x})",
+                f"every {e} in {x} {{",
+                *[f"\t{ln}" for ln in inner],
+                "}",
+            ]
         return [get, *self.test(op, val, x)]
 
     def test(self, op: str, val: Any, x: str) -> list[str]:
@@ -989,7 +1095,9 @@ def generate(pol: Policy, source_name: str) -> str:
         blocks.append(f"library_settings := {_pretty_obj(pol.library)}")
         for name in sorted(pol.library):
             for kind in LIBRARY[name]:
-                blocks.append(f"{kind} contains d if some d in data.kitelogik.library.{name}.{kind}")
+                blocks.append(
+                    f"{kind} contains d if some d in data.kitelogik.library.{name}.{kind}"
+                )
     tier_rules: list[str] = []
     if pol.risk_tier:
         tier_rules.append(f"risk_tiers contains {rego_string(pol.risk_tier)}")
@@ -997,11 +1105,13 @@ def generate(pol: Policy, source_name: str) -> str:
         gen.var = 0
         body = gen.body(rule.when)
         kind = VERDICTS[rule.then]
-        entry = f"{{\"rule\": {rego_string(rule.rule_id)}, \"reason\": {rego_string(rule.reason)}}}"
+        entry = f'{{"rule": {rego_string(rule.rule_id)}, "reason": {rego_string(rule.reason)}}}'
         head = f"# {rule.name} ({Path(source_name).name}:{rule.loc.line}): {rule.then}"
         if rule.description:
             head += f"\n# {_comment(rule.description)}"
-        text = f"{head}\n{kind} contains {entry} if {{\n" + "".join(f"\t{ln}\n" for ln in body) + "}"
+        text = (
+            f"{head}\n{kind} contains {entry} if {{\n" + "".join(f"\t{ln}\n" for ln in body) + "}"
+        )
         blocks.append(text)
         if rule.risk_tier:
             tier_rules.append(
@@ -1043,7 +1153,10 @@ def compile_file(path: str | Path, source_name: str | None = None) -> CompiledPo
     try:
         size = p.stat().st_size
         if size > 1024 * 1024:
-            raise PolicyError.at(Loc(str(p), 1, 1), f"file is {size} bytes; policy files are limited to 1048576 bytes")
+            raise PolicyError.at(
+                Loc(str(p), 1, 1),
+                f"file is {size} bytes; policy files are limited to 1048576 bytes",
+            )
         text = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise PolicyError.at(Loc(str(p), 1, 1), f"not UTF-8 text ({exc.reason})") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-__all__ = ["format_rego", "format_yaml", "format_path"]
+__all__ = ["format_path", "format_rego", "format_yaml"]
 
 _TRAILING = re.compile(r"[ \t]+$")
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """Helpers shared by the policy commands: finding policy files, compiling them, validating a
 project directory and evaluating inputs with an explanation of every rule that fired."""
 
@@ -122,13 +123,21 @@ def validate_path(path: str | Path) -> Validation:
             if rule.rule_id in names and names[rule.rule_id][0] != str(f):
                 first = names[rule.rule_id]
                 v.findings.append(
-                    Finding("error", str(rule.loc), f"rule name {rule.name!r} is also used in {first[0]}:{first[1].line}")
+                    Finding(
+                        "error",
+                        str(rule.loc),
+                        f"rule name {rule.name!r} is also used in {first[0]}:{first[1].line}",
+                    )
                 )
             names.setdefault(rule.rule_id, (str(f), rule.loc))
         if c.policy.tools is not None and c.policy.tools_loc is not None:
             if c.policy.package in tools_in:
                 v.findings.append(
-                    Finding("error", str(c.policy.tools_loc), f"tools are already defined for package {c.policy.package} in {tools_in[c.policy.package]}; define them in one file")
+                    Finding(
+                        "error",
+                        str(c.policy.tools_loc),
+                        f"tools are already defined for package {c.policy.package} in {tools_in[c.policy.package]}; define them in one file",
+                    )
                 )
             else:
                 tools_in[c.policy.package] = c.policy.tools_loc
@@ -136,14 +145,22 @@ def validate_path(path: str | Path) -> Validation:
             key = c.policy.package + "#library"
             if key in tools_in:
                 v.findings.append(
-                    Finding("error", str(c.policy.library_loc), f"library is already configured for package {c.policy.package} in {tools_in[key]}; configure it in one file")
+                    Finding(
+                        "error",
+                        str(c.policy.library_loc),
+                        f"library is already configured for package {c.policy.package} in {tools_in[key]}; configure it in one file",
+                    )
                 )
             else:
                 tools_in[key] = c.policy.library_loc
         out = compiled_path(f)
         if out.exists() and is_generated(out) and out.read_text(encoding="utf-8") != c.rego:
             v.findings.append(
-                Finding("warning", str(out), f"out of date with {f.name}; run `kitelogik compile` (the embedded engine compiles the YAML itself, OPA reads this file)")
+                Finding(
+                    "warning",
+                    str(out),
+                    f"out of date with {f.name}; run `kitelogik compile` (the embedded engine compiles the YAML itself, OPA reads this file)",
+                )
             )
     # Rego modules: unsupported builtins, and a full load + compile of the set.
     for f in iter_rego_files([root]):
@@ -153,12 +170,22 @@ def validate_path(path: str | Path) -> Validation:
             v.findings.append(Finding("error", str(f), f"cannot read: {exc}"))
             continue
         for finding in find_unsupported_builtins(str(f), src):
-            v.findings.append(Finding("error", f"{finding.file}:{finding.line}", f"builtin {finding.builtin} is not supported by the embedded engine (it would decide differently from OPA)"))
+            v.findings.append(
+                Finding(
+                    "error",
+                    f"{finding.file}:{finding.line}",
+                    f"builtin {finding.builtin} is not supported by the embedded engine (it would decide differently from OPA)",
+                )
+            )
         if "import rego.v1" not in src and not is_generated(f):
             v.findings.append(Finding("warning", str(f), "module does not `import rego.v1`"))
     for c in v.compiled:
         for finding in find_unsupported_builtins(c.file, c.rego):
-            v.findings.append(Finding("error", c.file, f"compiled module uses unsupported builtin {finding.builtin}"))
+            v.findings.append(
+                Finding(
+                    "error", c.file, f"compiled module uses unsupported builtin {finding.builtin}"
+                )
+            )
     if not v.errors and root.is_dir():
         try:
             open_engine(root)
@@ -189,20 +216,17 @@ def open_engine(policy_dir: str | Path | None = None, *, exact: bool = False) ->
     from kitelogik.lint import check_builtins
 
     try:
-        if exact:
-            dirs = [str(policy_dir)]
-        else:
-            dirs = resolve_policy_dirs(policy_dir)
+        dirs = [str(policy_dir)] if exact else resolve_policy_dirs(policy_dir)
         policy = load_policy_set(dirs)
         check_builtins(policy)
     except PolicyLoadError as exc:
         raise ValueError(str(exc)) from None
-    engine = regorus.Engine()
+    engine = regorus.Engine()  # pyright: ignore[reportAttributeAccessIssue]
     try:
         engine.add_data_json(policy.data_json)
         for name, src in policy.modules:
             engine.add_policy(name, src)
-    except BaseException as exc:  # noqa: BLE001 - regorus errors; pyo3 panics
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         raise ValueError(f"policy error: {engine_error_text(exc)}") from None
@@ -303,7 +327,7 @@ def evaluate(doc: Any, eng: Engine, *, explain: bool = True) -> Explanation:
         raw = e.eval_rule_as_json("data.kitelogik.main.decision")
     except ValueError as exc:
         return Explanation("deny", None, [], f"the input is not valid JSON: {exc}")
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         return Explanation("deny", None, [], f"policy evaluation failed: {engine_error_text(exc)}")
@@ -320,12 +344,16 @@ def evaluate(doc: Any, eng: Engine, *, explain: bool = True) -> Explanation:
         ):
             try:
                 out = e.eval_rule_as_json(f"data.kitelogik.main.{ref}")
-            except BaseException as exc:  # noqa: BLE001 - a custom main may not define these
+            except BaseException as exc:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
                 continue
             entries = json.loads(out) if out else []
-            for ent in sorted(entries, key=lambda x: json.dumps(x, sort_keys=True)) if isinstance(entries, list) else []:
+            for ent in (
+                sorted(entries, key=lambda x: json.dumps(x, sort_keys=True))
+                if isinstance(entries, list)
+                else []
+            ):
                 if isinstance(ent, dict):
                     rid = str(ent.get("rule"))
                     src, cond = sources.get(rid, ("", ""))

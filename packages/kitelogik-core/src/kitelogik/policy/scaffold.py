@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """``kitelogik init NAME``: a project that runs at once on the embedded engine."""
 
 from __future__ import annotations
@@ -289,7 +290,9 @@ def scaffold(target: Path, *, force: bool = False) -> list[Path]:
         "docker-compose.yml": COMPOSE,
         "input.json": INPUT_JSON,
         "policies/policy.yaml": policy_yaml,
-        "policies/policy.rego": compile_source(policy_yaml, "policies/policy.yaml", "policy.yaml").rego,
+        "policies/policy.rego": compile_source(
+            policy_yaml, "policies/policy.yaml", "policy.yaml"
+        ).rego,
         "policies/project_test.rego": PROJECT_TEST_REGO,
     }
     written = []

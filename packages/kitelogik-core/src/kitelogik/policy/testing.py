@@ -68,18 +68,37 @@ def check_yaml_test(t: Any, loc: Loc) -> list[tuple[Loc, str]]:
     errs: list[tuple[Loc, str]] = []
     for k in t:
         if k not in _TEST_KEYS:
-            errs.append((t.key_locs[k], f"unknown field {k!r} in a test; expected one of: {', '.join(_TEST_KEYS)}"))
+            errs.append(
+                (
+                    t.key_locs[k],
+                    f"unknown field {k!r} in a test; expected one of: {', '.join(_TEST_KEYS)}",
+                )
+            )
     for req in ("name", "input", "expect"):
         if req not in t:
             errs.append((t.loc, f"test is missing required field {req!r}"))
     if "name" in t and (not isinstance(t["name"], str) or not t["name"].strip()):
         errs.append((t.value_locs["name"], "test name must be a non-empty string"))
     if "input" in t and not isinstance(t["input"], dict):
-        errs.append((t.value_locs["input"], "test input must be a mapping (a partial input document)"))
+        errs.append(
+            (t.value_locs["input"], "test input must be a mapping (a partial input document)")
+        )
     if "expect" in t and t["expect"] not in _EXPECT:
-        errs.append((t.value_locs["expect"], f"expect must be one of {', '.join(_EXPECT)}, got {json.dumps(t['expect'])}"))
-    if "rules" in t and not (isinstance(t["rules"], list) and all(isinstance(r, str) for r in t["rules"])):
-        errs.append((t.value_locs["rules"], "rules must be a list of rule names (e.g. project.refunds.limit)"))
+        errs.append(
+            (
+                t.value_locs["expect"],
+                f"expect must be one of {', '.join(_EXPECT)}, got {json.dumps(t['expect'])}",
+            )
+        )
+    if "rules" in t and not (
+        isinstance(t["rules"], list) and all(isinstance(r, str) for r in t["rules"])
+    ):
+        errs.append(
+            (
+                t.value_locs["rules"],
+                "rules must be a list of rule names (e.g. project.refunds.limit)",
+            )
+        )
     if "reason_contains" in t and not isinstance(t["reason_contains"], str):
         errs.append((t.value_locs["reason_contains"], "reason_contains must be a string"))
     return errs
@@ -184,12 +203,12 @@ def run_tests(
         out.errors.append(str(exc))
         return out
     pattern = re.compile(run) if run else None
-    engine = regorus.Engine()
+    engine = regorus.Engine()  # pyright: ignore[reportAttributeAccessIssue]
     try:
         engine.add_data_json(policy.data_json)
         for name, src in (*policy.modules, *policy.test_modules):
             engine.add_policy(name, src)
-    except BaseException as exc:  # noqa: BLE001 - regorus parse errors; pyo3 panics
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         out.errors.append(engine_error_text(exc))
@@ -215,7 +234,7 @@ def run_tests(
                 value = engine.eval_rule_as_json(f"data.{pkg.group(1)}.{rule}")
                 ok = value == "true"
                 msg = "" if ok else f"expected true, got {value or 'undefined'}"
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
                 ok, msg = False, f"error: {engine_error_text(exc)}"
@@ -261,7 +280,7 @@ def _run_case(engine: Any, case: dict[str, Any], loc: Loc, name: str) -> TestRes
         engine.set_input_json(json.dumps(build_input(case["input"])))
         raw = engine.eval_rule_as_json("data.kitelogik.main.decision")
         doc = json.loads(raw) if raw is not None else None
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
         return TestResult(name, where, "yaml", False, f"error: {engine_error_text(exc)}")
@@ -278,5 +297,7 @@ def _run_case(engine: Any, case: dict[str, Any], loc: Loc, name: str) -> TestRes
     if text and not any(text in r for r in reasons):
         problems.append(f"no reason contains {text!r}")
     if problems and isinstance(doc, dict):
-        problems.append(f"(rules: {', '.join(doc.get('rules', []))}; reasons: {'; '.join(reasons)})")
+        problems.append(
+            f"(rules: {', '.join(doc.get('rules', []))}; reasons: {'; '.join(reasons)})"
+        )
     return TestResult(name, where, "yaml", not problems, " ".join(problems))
