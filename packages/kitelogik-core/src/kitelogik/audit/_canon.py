@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from kitelogik.jcs import canonical_json
@@ -23,20 +23,26 @@ __all__ = ["REDACTED", "Redactor", "canonical", "prepare"]
 
 REDACTED = "[REDACTED]"
 
-try:  # the C encoder, built once (JSONEncoder.encode builds a new one on every call)
-    from json.encoder import c_encode_basestring, c_make_encoder
 
-    if c_make_encoder is None or c_encode_basestring is None:
-        raise ImportError
-    _c_encoder = c_make_encoder(None, None, c_encode_basestring, None, ":", ",", True, False, False)
+def _make_fast_encoder() -> Callable[[Any], str]:
+    """The C encoder, built once (``JSONEncoder.encode`` builds a new one on every call)."""
+    import json.encoder as je
 
-    def _fast_encode(value: Any) -> str:
-        return "".join(_c_encoder(value, 0))
+    make = getattr(je, "c_make_encoder", None)
+    basestring = getattr(je, "c_encode_basestring", None)
+    if make is None or basestring is None:  # pragma: no cover - other Python implementations
+        return json.JSONEncoder(
+            sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        ).encode
+    encoder = make(None, None, basestring, None, ":", ",", True, False, False)
 
-except ImportError:  # pragma: no cover - other Python implementations
-    _fast_encode = json.JSONEncoder(
-        sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    ).encode
+    def encode(value: Any) -> str:
+        return "".join(encoder(value, 0))
+
+    return encode
+
+
+_fast_encode = _make_fast_encoder()
 
 #: Normalized key names (lowercase, without ``_``, ``-``, ``.`` and spaces) that are always secret.
 DEFAULT_SECRET_KEYS = frozenset(
