@@ -6,7 +6,7 @@
 # dependencies editable; everything else pinned), then runs the plugin's tests and its example.
 # Then builds the wheels (core + plugin) and installs them alone in a fresh .venvs/<name>-wheel
 # to check the published artifact imports, reports itself in `kitelogik doctor` and runs the
-# example. Both environments are only rebuilt when their inputs change, so a re-run is fast.
+# example and the plugin's tests against it. Both environments are only rebuilt when their inputs change, so a re-run is fast.
 #   --upgrade   re-compile requirements-test.txt against the newest releases (needs the index)
 #   --no-tests  only prepare the environment
 #   --bench     prepare, then run the plugin's benchmark scenarios in it (no tests)
@@ -32,14 +32,27 @@ req=$pkg/requirements-test.txt
 export CREWAI_DISABLE_TELEMETRY=true OTEL_SDK_DISABLED=true HAYSTACK_TELEMETRY_ENABLED=False
 export UV_PYTHON="${UV_PYTHON:-python3.11}"
 
-if [ "$upgrade" = 1 ] || [ ! -f "$req" ]; then
+# The pins are recompiled (keeping every existing pin) only when an input changed: the .in file
+# or the pyproject.toml of a local kitelogik package it installs. --upgrade moves to the newest.
+local_of() { sed -n 's|^-e \./\(packages/[^[ ]*\).*|\1|p' "$1"; }
+inputs_hash() {
+  cat "$pkg/requirements-test.in" $(for p in $(local_of "$pkg/requirements-test.in"); do
+    echo "$p/pyproject.toml"; done) | sha256sum | cut -d' ' -f1
+}
+want="# inputs: $(inputs_hash)"
+if [ "$upgrade" = 1 ] || [ ! -f "$req" ] || [ "$(head -1 "$req")" != "$want" ]; then
   echo "[$name] compiling $req" >&2
-  "$UV" pip compile -q "$pkg/requirements-test.in" -o "$req" --python-version 3.11 \
-    --no-header --annotation-style line --upgrade
+  flags=(); [ "$upgrade" = 1 ] && flags+=(--upgrade)
+  tmp=$(mktemp)
+  [ -f "$req" ] && tail -n +2 "$req" > "$tmp"
+  "$UV" pip compile -q "$pkg/requirements-test.in" -o "$tmp" --python-version 3.11 \
+    --no-header --annotation-style line "${flags[@]}"
+  { echo "$want"; cat "$tmp"; } > "$req"
+  rm -f "$tmp"
 fi
 
 # Local kitelogik packages this plugin installs (editable lines of its requirements).
-local_pkgs=$(sed -n 's|^-e \./\(packages/[^[ ]*\).*|\1|p' "$req")
+local_pkgs=$(local_of "$req")
 stamp_of() { cat "$req" "$@" | sha256sum | cut -d' ' -f1; }
 
 # -- the development environment (editable) -----------------------------------------------------
@@ -86,7 +99,8 @@ if [ "$(cat "$wvenv/.kitelogik-stamp" 2>/dev/null)" != "$wstamp" ]; then
     "$UV" build -q --wheel -o "$dist" "$p"
   done
   grep -v '^-e ' "$req" > "$wvenv/pins.txt"
-  "$UV" pip install -q --python "$wvenv/bin/python" "$dist"/*.whl -c "$wvenv/pins.txt"
+  "$UV" pip install -q --python "$wvenv/bin/python" "$dist"/*.whl pytest pytest-asyncio \
+    -c "$wvenv/pins.txt"
   echo "$wstamp" > "$wvenv/.kitelogik-stamp"
 fi
 module=kitelogik_${name//-/_}
@@ -94,6 +108,9 @@ echo "[$name] wheel check ($wvenv)" >&2
 ( cd /tmp && "$root/$wvenv/bin/python" -c "import $module, sys; \
 f = $module.__file__; assert 'site-packages' in f, f; print('$module from', f)" >&2 )
 ( cd /tmp && "$root/$wvenv/bin/kitelogik" doctor --require "$name" >&2 )
+# The plugin's own tests again, importing the installed wheels (no source tree on the path).
+( cd /tmp && "$root/$wvenv/bin/python" -m pytest -q -p no:cacheprovider -c "$root/pyproject.toml" \
+    --rootdir "$root" "$root/$pkg/tests" ${PYTEST_ARGS:-} )
 for ex in "${examples[@]}"; do
   ( cd /tmp && "$root/$wvenv/bin/python" "$root/$ex" >/dev/null )
 done
