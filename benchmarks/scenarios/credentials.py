@@ -19,10 +19,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from kitelogik import PolicyGate, RegoEngine, SessionContext, ToolCall
 from kitelogik.anchor.credentials import CredentialBroker, TokenVerifier
+from kitelogik.engines.base import EngineResult
 
 POLICY = Path(__file__).resolve().parents[1] / "policy"
 SCOPES = ["fs:read", "fs:write", "net:http", "email:send", "payments", "payments:refund", "db:read"]
@@ -103,6 +104,46 @@ def _fixed_credential() -> Any:
     return (lambda: gate.check(event)), cleanup
 
 
+class _FixedEngine:
+    """An engine that allows everything at no cost: with it, the gate's own pipeline is all
+    that is timed, so (pipeline_with_credential - pipeline_no_credential) is exactly what the
+    credential step adds to a decision, free of the policy engine's noise."""
+
+    name = "fixed"
+    policy_version = "fixed"
+    _doc: ClassVar[dict[str, Any]] = {
+        "allow": True,
+        "deny": False,
+        "requires_hitl": False,
+        "reasons": ["allowed"],
+        "risk_tier": "informational",
+        "rules": ["fixed"],
+        "obligations": {},
+    }
+
+    def evaluate(self, input_json: str) -> EngineResult:
+        return EngineResult(self._doc)
+
+    async def aevaluate(self, input_json: str) -> EngineResult:
+        return EngineResult(self._doc)
+
+
+def _pipeline(with_token: bool) -> Any:
+    broker, cleanup = _broker()
+    token = broker.issue("bench", SCOPES, 3600, agent_id="a1").token
+    gate = PolicyGate(
+        engine=_FixedEngine(),
+        audit=None,
+        resolve_symlinks=False,
+        credentials=broker if with_token else None,
+    )
+    event = ToolCall(action="read_file", args=ARGS, context=_ctx(token if with_token else None))
+    d = gate.check(event)
+    if d.verdict != "allow" or ((d.input or {}).get("credential") is None and with_token):
+        raise SystemExit(f"pipeline scenario decided {d.verdict}: {d.reasons}")
+    return (lambda: gate.check(event)), cleanup
+
+
 def _verify_cached() -> Any:
     broker, cleanup = _broker()
     token = broker.issue("bench", SCOPES, 3600).token
@@ -139,6 +180,8 @@ def scenarios() -> dict[str, Any]:
         "gate_check_with_credential": _with_credential,
         "gate_check_no_credential_same_input": _without_credential,
         "gate_check_fixed_claims_same_input": _fixed_credential,
+        "gate_pipeline_with_credential": lambda: _pipeline(True),
+        "gate_pipeline_no_credential": lambda: _pipeline(False),
         "credential_verify_cached": _verify_cached,
         "credential_verify_uncached": _verify_uncached,
         "credential_verify_strict_sqlite": _verify_strict,
