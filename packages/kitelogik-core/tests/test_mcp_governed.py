@@ -190,13 +190,14 @@ async def test_pinned_tools_are_called_through_the_gate(srv: Server) -> None:
         assert failed.is_error
     assert srv.logged() == [{"tool": "get_weather", "city": "Oslo", "session": 2}]
     d = audit.decisions[0]
-    assert d.action == "weather.get_weather"
+    assert d.action == "mcp__weather__get_weather"
     assert d.verdict == "allow"
     assert d.input is not None
-    assert d.input["tool"]["mcp_server"] == "weather"
+    assert d.input["tool"]["labels"]["mcp_server"] == "weather"
+    assert d.input["tool"]["labels"]["mcp_pin"] == "verified"
     assert d.input["tool"]["risk_tier"] == "operational"
-    assert audit.outcomes[0] == ("weather.get_weather", "ran", None)
-    assert audit.outcomes[1][:2] == ("weather.broken", "failed")
+    assert audit.outcomes[0] == ("mcp__weather__get_weather", "ran", None)
+    assert audit.outcomes[1][:2] == ("mcp__weather__broken", "failed")
     assert "station offline" in (audit.outcomes[1][2] or "")
 
 
@@ -204,7 +205,8 @@ async def test_rug_pull_between_sessions_is_refused(srv: Server) -> None:
     """Attack: the server behaves at approval time and in the first session, then changes the
     description of an approved tool to instruct the model to exfiltrate a key."""
     srv.pin("--rug-after", "2")
-    gate = PolicyGate(audit=None)
+    audit = RecordingAudit()
+    gate = PolicyGate(audit=audit)
     async with session(srv, gate, "--rug-after", "2") as mcp:
         await mcp.call_tool("get_weather", {"city": "Oslo"})
     async with session(srv, gate, "--rug-after", "2") as mcp:
@@ -216,6 +218,13 @@ async def test_rug_pull_between_sessions_is_refused(srv: Server) -> None:
         # ... and the tool cannot be called.
         with pytest.raises(MCPToolRefused, match="changed since it was pinned"):
             await mcp.call_tool("get_weather", {"city": "-----BEGIN OPENSSH PRIVATE KEY-----"})
+        # The refused attempt is a policy decision too, and audited.
+        refused = audit.decisions[-1]
+        assert refused.verdict == "deny"
+        assert "global.control.mcp_unpinned_tool" in refused.rules
+        assert refused.reasons == (
+            "MCP tool 'get_weather' of server 'weather' is changed: only the pinned definition "
+            "may be used",)
         # Unchanged tools of the same server keep working.
         assert (await mcp.call_tool("convert", {"celsius": 100})).content[0].text == "212.0"
     assert [c["tool"] for c in srv.logged()] == ["get_weather", "convert"]
@@ -305,7 +314,7 @@ async def test_gate_deny_stops_the_call_and_results_are_untrusted(srv: Server) -
         await mcp.call_tool("get_weather", {"city": "Oslo"})
         st = gate.flow.state("s1")
         assert [(s.kind, s.name, s.trust) for s in st.provenance] == [
-            ("mcp", "weather.get_weather", "untrusted")
+            ("mcp", "mcp__weather__get_weather", "untrusted")
         ]
         # Once the session holds confidential data, the (external) MCP tool may not get it.
         gate.flow.observe("s1", ["confidential"])

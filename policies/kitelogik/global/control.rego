@@ -10,6 +10,8 @@
 #                      "min_trust": trust}: what the session has seen so far (kitelogik.flow.FlowGate).
 #   agent             {"known": bool, "alive": bool, "depth": n, "root": id}: the acting agent in the
 #                     agent registry (kitelogik.agents), when the gate has one.
+#   tool.labels.mcp_pin  for MCP tool calls (kitelogik.mcp): "verified" when the tool's definition
+#                     matches its pin; "changed" (rug pull), "unapproved" or "absent" otherwise.
 #   args.memory       for data.access "memory.write" events built by kitelogik.memory: the target
 #                     tier and the source of the content (effective and claimed), with trust ranks.
 #
@@ -69,6 +71,17 @@ deny contains d if {
 	object.get(agent, "known", true) == false
 	object.get(agent, "required", false) == true
 	d := {"rule": "global.control.agent_unknown", "reason": sprintf("agent '%s' is not in the agent registry", [data.kitelogik.global.lib.text(object.get(data.kitelogik.global.lib.ctx, "agent_id", ""))])}
+}
+
+# MCP: only a tool whose definition matches its pin may be called (the client refuses the others
+# itself; this rule makes the refusal a policy decision that is audited like any other).
+mcp_labels := data.kitelogik.global.lib.obj(object.get(data.kitelogik.global.lib.tool_decl, "labels", {}))
+
+deny contains d if {
+	data.kitelogik.global.lib.event_type == "tool_call"
+	status := object.get(mcp_labels, "mcp_pin", "verified")
+	status != "verified"
+	d := {"rule": "global.control.mcp_unpinned_tool", "reason": sprintf("MCP tool '%s' of server '%s' is %s: only the pinned definition may be used", [data.kitelogik.global.lib.text(object.get(mcp_labels, "mcp_tool", "")), data.kitelogik.global.lib.text(object.get(mcp_labels, "mcp_server", "")), data.kitelogik.global.lib.text(status)])}
 }
 
 # Memory ---------------------------------------------------------------------------------------

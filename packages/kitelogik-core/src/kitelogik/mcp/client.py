@@ -6,8 +6,8 @@
   or one announcing another identity, is refused outright; a tool whose definition changed since
   it was pinned (rug pull) or that was never approved is refused and hidden from
   :meth:`list_tools`, so the model never even reads its new description;
-* every tool call goes through the gate as a ``tool_call`` event (action ``<server>.<tool>`` by
-  default) with tool facts from the pin (``risk_tier``, ``external``, ``mcp_server``), and runs
+* every tool call goes through the gate as a ``tool_call`` event (action ``mcp__<server>__<tool>``
+  by default, the usual MCP naming) with tool facts from the pin (``risk_tier``, ``external``, ``mcp_server``), and runs
   with exactly the decided arguments; its outcome is audited and its budget settled;
 * with ``verify_each_call=True`` the listing is fetched and verified again before every call, so
   a server that changes a tool in the middle of a session is caught at the next call.
@@ -22,7 +22,7 @@ from typing import Any
 
 from kitelogik.decision import GovernanceError
 from kitelogik.events import SessionContext, ToolCall
-from kitelogik.mcp.pins import PinFile, UnverifiedServerError, Verification
+from kitelogik.mcp.pins import PinFile, UnverifiedServerError, Verification, tool_definition
 
 __all__ = [
     "GovernedMCPSession",
@@ -91,7 +91,7 @@ class GovernedMCPSession:
         pins: PinFile | str,
         context: SessionContext,
         server_name: str | None = None,
-        action_format: str = "{server}.{tool}",
+        action_format: str = "mcp__{server}__{tool}",
         verify_each_call: bool = False,
         strict: bool = False,
     ) -> None:
@@ -141,24 +141,38 @@ class GovernedMCPSession:
         if self.verification is None or self.verify_each_call:
             await self.verify()
         assert self.verification is not None
+        ctx = context or self.context
         refusal = self.verification.refusal(name)
-        if refusal is not None:
-            raise MCPToolRefused(refusal)
         pin = self.pins.get(self.server)
-        if pin is None or name not in pin.tools:  # the pin file changed under us
-            raise MCPToolRefused(f"MCP tool '{name}' of server '{self.server}' is not pinned")
+        if refusal is None and (pin is None or name not in pin.tools):
+            refusal = f"MCP tool '{name}' of server '{self.server}' is not pinned"
+        if refusal is not None or pin is None:
+            # Refused here whatever the policy says; the gate still decides (and audits) the
+            # attempt, with the pin status as a fact the policy denies on.
+            status = ("changed" if name in self.verification.changed
+                      else "unapproved" if name in self.verification.new else "absent")
+            attempt = ToolCall(action=self.action(name), args=dict(arguments or {}), context=ctx,
+                               tool={"mcp_server": self.server, "risk_tier": "security_critical",
+                                     "external": True, "labels": {
+                                         "mcp_server": self.server, "mcp_tool": name,
+                                         "mcp_pin": status}})
+            await self.gate.acheck(attempt)
+            raise MCPToolRefused(refusal or "the MCP server is not pinned")
+        annotations = tool_definition(self._tools[name]).get("annotations") or {}
+        tp = pin.tools[name]
         facts = {
-            **pin.tools[name].facts(),
+            **tp.facts(),
             "mcp_server": self.server,
-            "mcp_tool": name,
-            "mcp_sha256": pin.tools[name].sha256,
+            "labels": {
+                "mcp_server": self.server,
+                "mcp_tool": name,
+                "mcp_pin": "verified",
+                "mcp_sha256": tp.sha256,
+                "destructive_hint": annotations.get("destructiveHint") is True,
+            },
         }
-        event = ToolCall(
-            action=self.action(name),
-            args=dict(arguments or {}),
-            context=context or self.context,
-            tool=facts,
-        )
+        event = ToolCall(action=self.action(name), args=dict(arguments or {}), context=ctx,
+                         tool=facts)
         decision = await self.gate.aauthorize(event)
         if not decision.allowed:
             raise GovernanceError(decision)
