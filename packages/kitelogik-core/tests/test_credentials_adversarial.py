@@ -520,3 +520,21 @@ def test_token_signed_by_a_rotated_out_key_after_the_grace_period(
     # and one built from the new document does not accept the old key
     fresh = TokenVerifier(broker.jwks(), clock=clock)
     assert "unknown signing key" in reason(fresh, old.token)
+
+
+@pytest.mark.parametrize("metadata", [{"x": object()}, {"x": float("nan")}, {"x": "a" * 20000}])
+def test_bad_metadata_is_refused_before_anything_is_signed(
+    broker: CredentialBroker, metadata: dict
+) -> None:
+    with pytest.raises(ValueError, match="metadata"):
+        broker.issue("s1", ["fs:read"], metadata=metadata)
+    parent = broker.issue("s1", ["fs:read"])
+    with pytest.raises(DelegationError, match="metadata"):
+        broker.delegate(parent.token_id, ["fs:read"], "s2", metadata=metadata)
+    assert broker.introspect(parent.token_id)["children"] == []
+
+
+@pytest.mark.parametrize("session", ["", None, "x" * 300, "a\x00b"])
+def test_bad_session_ids_are_refused(broker: CredentialBroker, session: object) -> None:
+    with pytest.raises(ValueError, match="session_id"):
+        broker.issue(session, ["fs:read"])  # type: ignore[arg-type]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -79,6 +80,23 @@ def _open_keys(
     if isinstance(keys, (Ed25519PrivateKey, bytes)):
         return KeyRing.from_private_key(keys, clock=clock)
     return KeyRing.load_or_create(keys, clock=clock)
+
+
+_MAX_METADATA = 16_384
+
+
+def _check_metadata(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping):
+        raise TypeError("metadata must be a mapping")
+    try:
+        text = json.dumps(dict(metadata), sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"metadata must be JSON-serializable: {exc}") from None
+    if len(text) > _MAX_METADATA:
+        raise ValueError(f"metadata is larger than {_MAX_METADATA} bytes of JSON")
+    return json.loads(text)
 
 
 def _check_id(value: Any, name: str, *, optional: bool = False) -> None:
@@ -167,6 +185,7 @@ class CredentialBroker:
         clean = validate_scopes(scopes)
         _check_id(session_id, "session_id")
         _check_id(agent_id, "agent_id", optional=True)
+        metadata = _check_metadata(metadata)
         now = int(self.clock())
         exp = now + self._ttl(ttl_seconds)
         return self._mint(session_id, clean, now, exp, agent_id, metadata, ())
@@ -199,6 +218,7 @@ class CredentialBroker:
             _check_id(session_id, "session_id")
             _check_id(agent_id, "agent_id", optional=True)
             _check_id(parent_id, "parent token id")
+            metadata = _check_metadata(metadata)
         except (TypeError, ValueError) as exc:
             raise DelegationError(f"delegation refused: {exc}") from None
         rec = self.store.get(parent_id)
