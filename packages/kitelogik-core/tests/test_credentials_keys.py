@@ -218,3 +218,18 @@ def test_verifier_from_only_the_public_key(tmp_path: Path, form: str) -> None:
             t.token, "s1"
         )
     broker.close()
+
+
+def test_cli_on_postgres(tmp_path: Path, postgres_dsn: str) -> None:
+    from kitelogik.cli import app
+
+    runner = CliRunner()
+    opts = ["--store", postgres_dsn, "--keys", str(tmp_path / "k.json")]
+    res = runner.invoke(app, ["token", "issue", "-s", "s1", "--scope", "fs:read", "--json", *opts])
+    assert res.exit_code == 0, res.output
+    issued = json.loads(res.stdout)
+    res = runner.invoke(app, ["token", "revoke", issued["token_id"], "--reason", "done", *opts])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["token", "inspect", issued["token_id"], *opts])
+    assert res.exit_code == 1
+    assert json.loads(res.stdout)["record"]["revoked_reason"] == "done"
