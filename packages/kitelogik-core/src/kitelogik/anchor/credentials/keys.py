@@ -147,6 +147,11 @@ class KeyRing:
                 os.link(tmp, p)  # fails if another process created the file first
             except FileExistsError:
                 pass
+            except OSError:  # no hard links on this filesystem: exclusive create instead
+                with contextlib.suppress(FileExistsError):
+                    fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(Path(tmp).read_bytes())
             finally:
                 os.unlink(tmp)
         return cls.load(p, clock=clock)
