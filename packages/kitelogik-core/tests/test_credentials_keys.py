@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -24,6 +25,8 @@ def test_keys_are_generated_on_first_use_with_mode_0600(kl_home: Path) -> None:
     key_file = kl_home / "credential-keys.json"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((kl_home / "credentials.db").stat().st_mode) == 0o600
+    with sqlite3.connect(kl_home / "credentials.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     t = broker.issue("s1", ["fs:read"])
     broker.close()
     again = CredentialBroker()  # the same key is loaded, not regenerated
