@@ -38,7 +38,8 @@ lint: install
 	@$(UV) run --no-sync pyright
 
 bench: install
-	@$(UV) run --no-sync python benchmarks/run.py $(if $(BENCH),--filter '$(BENCH)')
+	@$(UV) run --no-sync python benchmarks/run.py $(if $(BENCH),--filter '$(BENCH)') || [ $$? -eq 2 ]
+	@scripts/bench-plugins.sh '$(BENCH)'
 
 build: install
 	@rm -rf dist && $(UV) build --all-packages --sdist --wheel -o dist
