@@ -86,7 +86,7 @@ class Agent(threading.Thread):
 class Env:
     def __init__(self, tmp: Path) -> None:
         self.store = SQLiteApprovalStore(tmp / "approvals.db")
-        self.queue = ApprovalQueue(self.store)
+        self.queue = ApprovalQueue(self.store, audit=None)
         tokens = TokenAuthenticator(self.store)
         self.alice = tokens.create("alice")
         self.gate = PolicyGate(audit=None, approver=self.queue, approval_timeout=120)

@@ -56,7 +56,7 @@ class Agent(threading.Thread):
 class Env:
     def __init__(self, tmp: Path) -> None:
         self.store = SQLiteApprovalStore(tmp / "approvals.db")
-        self.queue = ApprovalQueue(self.store)
+        self.queue = ApprovalQueue(self.store, audit=None)
         self.tokens = TokenAuthenticator(self.store)
         self.alice = self.tokens.create("alice")
         self.bob = self.tokens.create("bob")
@@ -315,7 +315,7 @@ def test_store_down_answers_503_and_approves_nothing(tmp_path):
     db = tmp_path / "approvals.db"
     store = SQLiteApprovalStore(db)
     token = TokenAuthenticator(store).create("alice")
-    queue = ApprovalQueue(store)
+    queue = ApprovalQueue(store, audit=None)
     with ServerThread(create_app(queue)) as srv:
         for suffix in ("", "-wal", "-shm"):
             Path(str(db) + suffix).unlink(missing_ok=True)
@@ -329,7 +329,7 @@ def test_store_down_answers_503_and_approves_nothing(tmp_path):
 def test_the_server_binds_loopback_by_default(tmp_path):
     from kitelogik.server.runner import is_loopback
 
-    with ServerThread(create_app(ApprovalQueue(tmp_path / "a.db"))) as srv:
+    with ServerThread(create_app(ApprovalQueue(tmp_path / "a.db", audit=None))) as srv:
         assert srv.server.servers[0].sockets[0].getsockname()[0] == "127.0.0.1"
     assert is_loopback("127.0.0.1")
     assert is_loopback("::1")
@@ -344,7 +344,7 @@ def test_signed_approver_credentials_from_the_broker(tmp_path):
 
     broker = CredentialBroker(home=tmp_path / "creds")
     store = SQLiteApprovalStore(tmp_path / "approvals.db")
-    queue = ApprovalQueue(store)
+    queue = ApprovalQueue(store, audit=None)
     auth = ChainAuthenticator(TokenAuthenticator(store), CredentialAuthenticator(broker.verify))
     gate = PolicyGate(audit=None, approver=queue, approval_timeout=60)
     carol = broker.issue("review-desk", ["hitl:approve"], agent_id="carol").token

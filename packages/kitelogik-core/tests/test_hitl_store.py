@@ -73,7 +73,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SQLApprova
 
 @pytest.fixture
 def queue(store: SQLApprovalStore) -> ApprovalQueue:
-    return ApprovalQueue(store)
+    return ApprovalQueue(store, audit=None)
 
 
 def test_request_is_stored_pending_and_bound_to_the_decision(queue, checker):
@@ -138,7 +138,7 @@ def test_timeout_expires_the_request_and_a_late_approval_is_refused(queue, check
 
 
 def test_an_approval_after_the_ttl_is_refused_even_before_anyone_marked_it(store, checker):
-    queue = ApprovalQueue(store, ttl=0.05)
+    queue = ApprovalQueue(store, ttl=0.05, audit=None)
     decision, event = escalated(checker)
     req = queue.request(decision, event, timeout=60)
     time.sleep(0.1)
@@ -149,7 +149,7 @@ def test_an_approval_after_the_ttl_is_refused_even_before_anyone_marked_it(store
 
 
 def test_quorum_needs_distinct_approvers(store, checker):
-    queue = ApprovalQueue(store, quorum=2)
+    queue = ApprovalQueue(store, quorum=2, audit=None)
     decision, event = escalated(checker)
     req = queue.request(decision, event, timeout=60)
     after_one = queue.approve(req.id, "alice", "ok")
@@ -166,7 +166,7 @@ def test_quorum_needs_distinct_approvers(store, checker):
 
 
 def test_one_deny_decides_even_with_a_quorum(store, checker):
-    queue = ApprovalQueue(store, quorum=3)
+    queue = ApprovalQueue(store, quorum=3, audit=None)
     decision, event = escalated(checker)
     req = queue.request(decision, event, timeout=60)
     queue.approve(req.id, "alice", "ok")
@@ -184,7 +184,7 @@ def test_self_approval_is_refused(queue, checker):
 
 
 def test_separation_of_duties_can_be_switched_off(store, checker):
-    queue = ApprovalQueue(store, separation_of_duties=False)
+    queue = ApprovalQueue(store, separation_of_duties=False, audit=None)
     decision, event = escalated(checker)
     req = queue.request(decision, event, timeout=60)
     assert queue.approve(req.id, "agent-7", "solo deployment").status == "approved"
@@ -228,7 +228,7 @@ def test_an_approval_cannot_be_used_for_a_different_call(queue, checker):
 
 
 def test_tampered_stored_arguments_do_not_match_the_binding(store, checker, tmp_path):
-    queue = ApprovalQueue(store)
+    queue = ApprovalQueue(store, audit=None)
     decision, event = escalated(checker, amount=5)
     req = queue.request(decision, event, timeout=60)
     queue.approve(req.id, "alice", "ok")
@@ -256,7 +256,7 @@ def test_unknown_request(queue):
 
 
 def test_concurrent_approve_and_deny_resolve_to_exactly_one_outcome(store, checker):
-    queue = ApprovalQueue(store)
+    queue = ApprovalQueue(store, audit=None)
     for _round in range(3):
         decision, event = escalated(checker)
         req = queue.request(decision, event, timeout=60)
@@ -300,11 +300,11 @@ def test_concurrent_approve_and_deny_resolve_to_exactly_one_outcome(store, check
 def test_a_waiter_learns_of_an_approval_made_through_another_connection(store, checker):
     """The decision is made through a second store object (another process or machine); the
     waiter, blocked with a long timeout, returns approved."""
-    queue = ApprovalQueue(store)
+    queue = ApprovalQueue(store, audit=None)
     decision, event = escalated(checker)
     req = queue.request(decision, event, timeout=120)
     other = type(store)(getattr(store, "dsn", None) or store.path)  # type: ignore[attr-defined]
-    reviewer = ApprovalQueue(other)
+    reviewer = ApprovalQueue(other, audit=None)
     threading.Timer(0.2, reviewer.approve, args=(req.id, "alice", "ok")).start()
     result = queue.wait(req.id, timeout=120)
     assert result.approved
@@ -312,7 +312,7 @@ def test_a_waiter_learns_of_an_approval_made_through_another_connection(store, c
 
 
 async def test_async_waiter_learns_of_a_denial(store, checker):
-    queue = ApprovalQueue(store)
+    queue = ApprovalQueue(store, audit=None)
     decision, event = escalated(checker)
     req = await queue.arequest(decision, event, timeout=120)
 
@@ -328,7 +328,7 @@ async def test_async_waiter_learns_of_a_denial(store, checker):
 
 
 async def test_async_wait_expires(store, checker):
-    queue = ApprovalQueue(store)
+    queue = ApprovalQueue(store, audit=None)
     decision, event = escalated(checker)
     req = await queue.arequest(decision, event, timeout=0.2)
     result = await queue.await_request(req.id, timeout=0.2)

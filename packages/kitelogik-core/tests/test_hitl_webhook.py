@@ -63,7 +63,7 @@ def escalate(queue: ApprovalQueue, amount: float = 10):
 
 def test_each_request_is_delivered_signed_with_id_and_digest(tmp_path: Path, receiver):
     hook = WebhookNotifier(receiver.url, SECRET, page_url="http://127.0.0.1:8765")
-    queue = ApprovalQueue(tmp_path / "a.db", notifiers=[hook])
+    queue = ApprovalQueue(tmp_path / "a.db", notifiers=[hook], audit=None)
     req, decision = escalate(queue)
     (delivery,) = receiver.deliveries
     body, headers = delivery["body"], {k.lower(): v for k, v in delivery["headers"].items()}
@@ -85,7 +85,9 @@ def test_each_request_is_delivered_signed_with_id_and_digest(tmp_path: Path, rec
 def test_a_failing_webhook_does_not_block_the_request(tmp_path: Path):
     failing = Receiver(status=500)
     try:
-        queue = ApprovalQueue(tmp_path / "a.db", notifiers=[WebhookNotifier(failing.url, SECRET)])
+        queue = ApprovalQueue(
+            tmp_path / "a.db", notifiers=[WebhookNotifier(failing.url, SECRET)], audit=None
+        )
         req, _ = escalate(queue)
         assert len(failing.deliveries) == 1
         assert queue.get(req.id).status == "pending"

@@ -449,6 +449,21 @@ class SQLiteApprovalStore(SQLApprovalStore):
             conn.execute("PRAGMA journal_mode=WAL")
             for stmt in SCHEMA:
                 conn.execute(stmt)
+        # Held open (never used) so that closing each operation's connection does not
+        # checkpoint and fsync the WAL every time; SQLite checkpoints it as it grows.
+        self._keeper: sqlite3.Connection | None = sqlite3.connect(
+            self.path, check_same_thread=False
+        )
+        self._keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()  # opens the WAL
+
+    def close(self) -> None:
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
 
     def __repr__(self) -> str:
         return f"SQLiteApprovalStore({self.path!r})"
@@ -456,6 +471,11 @@ class SQLiteApprovalStore(SQLApprovalStore):
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
         conn.execute("PRAGMA busy_timeout=10000")
+        # WAL + NORMAL: a commit survives a crash of any process; a power loss may drop the
+        # last commits, which only ever fails closed (a lost request or approval is a deny; a
+        # lost "used" mark cannot be replayed: it is bound to a decision that died with its
+        # process).
+        conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
