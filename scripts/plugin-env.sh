@@ -5,8 +5,9 @@
 # packages/kitelogik-<name>/requirements-test.txt (kitelogik-core, the plugin and its kitelogik
 # dependencies editable; everything else pinned), then runs the plugin's tests and its example.
 # Then builds the wheels (core + plugin) and installs them alone in a fresh .venvs/<name>-wheel
-# to check the published artifact imports, reports itself in `kitelogik doctor` and runs the
-# example and the plugin's tests against it. Both environments are only rebuilt when their inputs change, so a re-run is fast.
+# to check the published artifact imports, reports itself in `kitelogik doctor`, and runs the
+# example and the plugin's tests against it. Both environments are only rebuilt when their
+# inputs change, so a re-run is fast.
 #   --upgrade   re-compile requirements-test.txt against the newest releases (needs the index)
 #   --no-tests  only prepare the environment
 #   --bench     prepare, then run the plugin's benchmark scenarios in it (no tests)
@@ -30,7 +31,17 @@ UV="$root/scripts/uv.sh"
 venv=.venvs/$name
 req=$pkg/requirements-test.txt
 export CREWAI_DISABLE_TELEMETRY=true OTEL_SDK_DISABLED=true HAYSTACK_TELEMETRY_ENABLED=False
-export UV_PYTHON="${UV_PYTHON:-python3.11}"
+# A plugin whose framework needs another Python declares it in packages/kitelogik-<name>/.python-version.
+pyver=3.11
+[ -f "$pkg/.python-version" ] && pyver=$(tr -d '[:space:]' < "$pkg/.python-version")
+export UV_PYTHON="$pyver"
+
+# A new plugin gets the default inputs: kitelogik-core[testing] and itself (commit the file; add
+# lines for other kitelogik packages it depends on).
+if [ ! -f "$pkg/requirements-test.in" ]; then
+  printf '%s\n' "# Test environment of kitelogik-$name (compiled: scripts/plugin-env.sh $name --upgrade)." \
+    "-e ./packages/kitelogik-core[testing]" "-e ./$pkg" > "$pkg/requirements-test.in"
+fi
 
 # The pins are recompiled (keeping every existing pin) only when an input changed: the .in file
 # or the pyproject.toml of a local kitelogik package it installs. --upgrade moves to the newest.
@@ -45,7 +56,7 @@ if [ "$upgrade" = 1 ] || [ ! -f "$req" ] || [ "$(head -1 "$req")" != "$want" ]; 
   flags=(); [ "$upgrade" = 1 ] && flags+=(--upgrade)
   tmp=$(mktemp)
   [ -f "$req" ] && tail -n +2 "$req" > "$tmp"
-  "$UV" pip compile -q "$pkg/requirements-test.in" -o "$tmp" --python-version 3.11 \
+  "$UV" pip compile -q "$pkg/requirements-test.in" -o "$tmp" --python-version "$pyver" \
     --no-header --annotation-style line "${flags[@]}"
   { echo "$want"; cat "$tmp"; } > "$req"
   rm -f "$tmp"
