@@ -133,6 +133,7 @@ class SQLBudgetLedger:
         self.agent_limits = _amounts(agent_limits, "agent_limits")
         self.estimator: Estimator = estimator or default_estimate
         self._ensured: set[str] = set()
+        self._noted: set[tuple[str, str]] = set()
 
     # ------------------------------------------------------------------ store hooks
 
@@ -237,32 +238,56 @@ class SQLBudgetLedger:
             )
         self._ensured.add(account)
 
-    def _prepare(self, event: GovernanceEvent) -> list[str]:
-        """The accounts an event is charged to; creates default limits and records the agent's
-        parent (from the context, first registration wins) in its own short transaction, so the
-        locking transaction only ever touches existing rows in one order (no deadlocks)."""
+    def _prepare(self, event: GovernanceEvent) -> None:
+        """Create default limits and record the agent's parent from the context (first
+        registration wins) in a short transaction of their own -- only when this process has
+        not done so yet -- so the locking transaction only ever touches existing rows, in one
+        order (no deadlocks)."""
+        ctx = event.context
+        session = session_account(ctx.session_id)
+        agent = ctx.agent_id
+        todo_session = bool(self.session_limits) and session not in self._ensured
+        todo_agent = (
+            bool(agent)
+            and bool(self.agent_limits)
+            and (agent_account(agent or "") not in self._ensured)
+        )
+        todo_parent = bool(
+            agent
+            and ctx.parent_agent_id
+            and ctx.parent_agent_id != agent
+            and (agent, ctx.parent_agent_id) not in self._noted
+        )
+        if not (todo_session or todo_agent or todo_parent):
+            return
+        with self._tx() as q:
+            if todo_session:
+                self._ensure_defaults(q, session, self.session_limits)
+            if todo_parent:
+                q(
+                    "INSERT INTO kl_budget_agents (agent_id, parent_id) VALUES (%s, %s) "
+                    "ON CONFLICT (agent_id) DO NOTHING",
+                    (agent, ctx.parent_agent_id),
+                )
+            if todo_agent:
+                self._ensure_defaults(q, agent_account(agent or ""), self.agent_limits)
+        if todo_parent:
+            self._noted.add((agent or "", ctx.parent_agent_id or ""))
+
+    def _accounts(
+        self, q: Callable[[str, Sequence[Any]], Rows], event: GovernanceEvent
+    ) -> list[str]:
+        """The accounts an event is charged to: its session, the acting agent and every
+        ancestor (read inside the reserving transaction), and the organization."""
         ctx = event.context
         accounts = [session_account(ctx.session_id)]
-        with self._tx() as q:
-            self._ensure_defaults(q, accounts[0], self.session_limits)
-            agent = ctx.agent_id
-            if agent:
-                if ctx.parent_agent_id and ctx.parent_agent_id != agent:
-                    q(
-                        "INSERT INTO kl_budget_agents (agent_id, parent_id) VALUES (%s, %s) "
-                        "ON CONFLICT (agent_id) DO NOTHING",
-                        (agent, ctx.parent_agent_id),
-                    )
-                seen: set[str] = set()
-                current: str | None = agent
-                while current and current not in seen and len(seen) < MAX_TREE_DEPTH:
-                    seen.add(current)
-                    accounts.append(agent_account(current))
-                    rows = q(
-                        "SELECT parent_id FROM kl_budget_agents WHERE agent_id = %s", (current,)
-                    )
-                    current = rows[0][0] if rows else None
-                self._ensure_defaults(q, agent_account(agent), self.agent_limits)
+        seen: set[str] = set()
+        current: str | None = ctx.agent_id
+        while current and current not in seen and len(seen) < MAX_TREE_DEPTH:
+            seen.add(current)
+            accounts.append(agent_account(current))
+            rows = q("SELECT parent_id FROM kl_budget_agents WHERE agent_id = %s", (current,))
+            current = rows[0][0] if rows else None
         if self.organization:
             accounts.append(org_account(self.organization))
         return sorted(set(accounts))
@@ -278,8 +303,9 @@ class SQLBudgetLedger:
 
     def reserve(self, event: GovernanceEvent) -> Reservation:
         requested = _amounts(self.estimator(event), "requested")
-        accounts = self._prepare(event)
+        self._prepare(event)
         with self._tx() as q:
+            accounts = self._accounts(q, event)
             rows = q(self._lock_rows_sql(len(accounts)), tuple(accounts))
             by_account: dict[str, dict[str, float]] = {}
             remaining: dict[str, float] = {}
