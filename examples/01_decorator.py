@@ -1,6 +1,6 @@
 """Govern plain Python functions with @governed (embedded engine, shipped policies).
 
-    python examples/01_decorator.py
+python examples/01_decorator.py
 """
 
 from __future__ import annotations
@@ -21,17 +21,22 @@ def approve_refund(customer_id: str, amount: float) -> str:
 
 
 def main() -> None:
-    ctx = SessionContext(session_id="example-1", user_role="support",
-                         session_scopes=["fs:read", "payments:refund"])
+    ctx = SessionContext(
+        session_id="example-1", user_role="support", session_scopes=["fs:read", "payments:refund"]
+    )
     with session(ctx):
         print("allowed:", read_file("/srv/tickets/4711.txt"))
-        for attempt in (lambda: read_file("/srv/tickets/../../etc/passwd"),
-                        lambda: approve_refund("c-4711", 50)):
+        for attempt in (
+            lambda: read_file("/srv/tickets/../../etc/passwd"),
+            lambda: approve_refund("c-4711", 50),
+        ):
             try:
                 attempt()
             except GovernanceError as exc:
                 d = exc.decision
-                print(f"{d.verdict}: {d.action}: {'; '.join(d.reasons)} (rules: {', '.join(d.rules)})")
+                print(
+                    f"{d.verdict}: {d.action}: {'; '.join(d.reasons)} (rules: {', '.join(d.rules)})"
+                )
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from kitelogik import GovernedToolbox, PolicyGate, SessionContext
 
-ctx = SessionContext(session_id="example-2", user_role="analyst",
-                     session_scopes=["fs:read", "db:read", "net:http"])
+ctx = SessionContext(
+    session_id="example-2", user_role="analyst", session_scopes=["fs:read", "db:read", "net:http"]
+)
 box = GovernedToolbox(PolicyGate(audit=None), context=ctx)
 
 

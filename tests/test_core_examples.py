@@ -29,8 +29,12 @@ def test_decorator_example(tmp_path: Path) -> None:
 def test_toolbox_example(tmp_path: Path) -> None:
     out = run([sys.executable, str(REPO / "examples" / "02_toolbox.py")], tmp_path)
     lines = [line.split()[:2] for line in out.splitlines()[1:]]
-    assert lines == [["ALLOW", "sql_query"], ["ALLOW", "http_get"], ["DENY", "http_get"],
-                     ["DENY", "delete_file"]]
+    assert lines == [
+        ["ALLOW", "sql_query"],
+        ["ALLOW", "http_get"],
+        ["DENY", "http_get"],
+        ["DENY", "delete_file"],
+    ]
 
 
 def test_demo_shows_all_three_verdicts_with_reasons(tmp_path: Path) -> None:

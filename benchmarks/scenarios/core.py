@@ -13,29 +13,38 @@ from pathlib import Path
 from typing import Any
 
 import regorus
-
 from kitelogik import PolicyGate, RegoEngine, SessionContext, ToolCall, governed
 from kitelogik.bundle import load_policy_set
 
 POLICY = Path(__file__).resolve().parents[1] / "policy"
 SCOPES = ["fs:read", "fs:write", "net:http", "email:send", "payments", "payments:refund", "db:read"]
-CTX = SessionContext(session_id="bench", agent_id="a1", user_role="engineer",
-                     session_scopes=SCOPES, framework="bench")
+CTX = SessionContext(
+    session_id="bench",
+    agent_id="a1",
+    user_role="engineer",
+    session_scopes=SCOPES,
+    framework="bench",
+)
 
 EVENTS = {
     "allow": ToolCall(action="read_file", args={"path": "/srv/workspace/a.txt"}, context=CTX),
-    "deny": ToolCall(action="write_file", args={"path": "/etc/passwd", "content": "x"},
-                     context=CTX),
-    "escalate": ToolCall(action="approve_refund",
-                         args={"amount": 150, "currency": "EUR", "customer_id": "c1"},
-                         context=SessionContext(session_id="bench", agent_id="a1",
-                                                user_role="support", session_scopes=SCOPES)),
+    "deny": ToolCall(
+        action="write_file", args={"path": "/etc/passwd", "content": "x"}, context=CTX
+    ),
+    "escalate": ToolCall(
+        action="approve_refund",
+        args={"amount": 150, "currency": "EUR", "customer_id": "c1"},
+        context=SessionContext(
+            session_id="bench", agent_id="a1", user_role="support", session_scopes=SCOPES
+        ),
+    ),
 }
 
 
 def _gate(strict: bool = True) -> PolicyGate:
-    return PolicyGate(engine=RegoEngine(policy_dirs=[POLICY], strict=strict), audit=None,
-                      resolve_symlinks=False)
+    return PolicyGate(
+        engine=RegoEngine(policy_dirs=[POLICY], strict=strict), audit=None, resolve_symlinks=False
+    )
 
 
 def _check(verdict: str, strict: bool = True) -> Any:
@@ -63,8 +72,7 @@ def _raw(strict: bool) -> Any:
             return engine.eval_rule_as_json(entry)
 
         return op
-    program = regorus.Program.compile_from_modules(policy.data_json, list(policy.modules),
-                                                   [entry])
+    program = regorus.Program.compile_from_modules(policy.data_json, list(policy.modules), [entry])
     vm = regorus.Rvm()
     vm.load_program(program)
     vm.set_data_json(policy.data_json)

@@ -6,7 +6,6 @@ import math
 import os
 
 import pytest
-
 from kitelogik.canonical import (
     CanonicalizationError,
     FrozenDict,
@@ -188,7 +187,7 @@ def test_thaw_gives_a_mutable_copy_that_cannot_touch_the_decided_args() -> None:
 def test_str_and_int_subclasses_become_plain_values() -> None:
     import enum
 
-    class Color(str, enum.Enum):
+    class Color(str, enum.Enum):  # noqa: UP042 - a str subclass on purpose
         RED = "red"
 
     class Level(enum.IntEnum):

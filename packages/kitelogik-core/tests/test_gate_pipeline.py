@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kitelogik import (
     AgentSpawn,
     DataAccess,
@@ -47,8 +46,15 @@ def bundle(tmp_path: Path, body: str, name: str = "main.rego") -> Path:
 
 
 def doc(**kw: Any) -> str:
-    base = {"allow": False, "deny": False, "requires_hitl": False, "reasons": [],
-            "risk_tier": "informational", "rules": [], "obligations": {}}
+    base = {
+        "allow": False,
+        "deny": False,
+        "requires_hitl": False,
+        "reasons": [],
+        "risk_tier": "informational",
+        "rules": [],
+        "obligations": {},
+    }
     base.update(kw)
     import json
 
@@ -84,8 +90,9 @@ def test_allow(tmp_path, decide) -> None:
 
 
 def test_deny_wins_over_allow_and_escalate(tmp_path, decide) -> None:
-    g = gate_for(tmp_path, "decision := " + doc(allow=True, deny=True, requires_hitl=True,
-                                                 reasons=["no"]))
+    g = gate_for(
+        tmp_path, "decision := " + doc(allow=True, deny=True, requires_hitl=True, reasons=["no"])
+    )
     assert decide(g, call()).verdict == "deny"
 
 
@@ -143,10 +150,13 @@ def test_malformed_decisions_are_denied(tmp_path, decide, body: str) -> None:
 # --- fail closed ---------------------------------------------------------------------------
 
 
-BUILTIN_ALLOW = "decision := " + doc(allow=True) + " if { time.parse_rfc3339_ns(input.args.when) > 0 }"
+BUILTIN_ALLOW = (
+    "decision := " + doc(allow=True) + " if { time.parse_rfc3339_ns(input.args.when) > 0 }"
+)
 BUILTIN_DENY = (
-    "decision := " + doc(deny=True, reasons=["private address"]) +
-    ' if { net.cidr_contains("10.0.0.0/8", input.args.ip) }\n'
+    "decision := "
+    + doc(deny=True, reasons=["private address"])
+    + ' if { net.cidr_contains("10.0.0.0/8", input.args.ip) }\n'
     "else := " + doc(allow=True)
 )
 
@@ -166,10 +176,10 @@ def test_strict_mode_denies_where_a_builtin_error_would_skip_a_deny_rule(tmp_pat
     rule's builtin fail. Strict mode denies the whole call; the default VM mode treats the
     failing expression as undefined (OPA's default), so the deny rule does not fire. Policies
     for the default mode guard builtin arguments, as the shipped ones do."""
-    strict = PolicyGate(engine=RegoEngine(policy_dirs=[bundle(tmp_path, BUILTIN_DENY)],
-                                          strict=True), audit=None)
-    fast = PolicyGate(engine=RegoEngine(policy_dirs=[bundle(tmp_path, BUILTIN_DENY)]),
-                      audit=None)
+    strict = PolicyGate(
+        engine=RegoEngine(policy_dirs=[bundle(tmp_path, BUILTIN_DENY)], strict=True), audit=None
+    )
+    fast = PolicyGate(engine=RegoEngine(policy_dirs=[bundle(tmp_path, BUILTIN_DENY)]), audit=None)
     assert decide(strict, call(ip="10.1.2.3")).verdict == "deny"
     assert decide(fast, call(ip="10.1.2.3")).verdict == "deny"
     assert decide(strict, call(ip="10.1.2.3/99x")).verdict == "deny"
@@ -210,8 +220,9 @@ class _FailingAudit:
 
 
 def test_audit_failure_turns_an_allow_into_a_deny(tmp_path, decide) -> None:
-    g = PolicyGate(policy_dir=bundle(tmp_path, "decision := " + doc(allow=True)),
-                   audit=_FailingAudit())
+    g = PolicyGate(
+        policy_dir=bundle(tmp_path, "decision := " + doc(allow=True)), audit=_FailingAudit()
+    )
     d = decide(g, call())
     assert d.verdict == "deny" and d.reason.startswith("audit unavailable: OSError: disk full")
 
@@ -276,14 +287,22 @@ ALLOW_ALL = "decision := " + doc(allow=True)
         (ToolCall(action="t", args="rm -rf /", context=CTX), "must be a mapping"),  # type: ignore[arg-type]
         (ToolCall(action="t", args={"n": float("nan")}, context=CTX), "non-finite"),
         (ToolCall(action="t", context=SessionContext(session_id=None)), "session_id"),  # type: ignore[arg-type]
-        (ToolCall(action="t", context=SessionContext(session_id="s", session_scopes="admin")),
-         "session_scopes"),
-        (ToolCall(action="t", context=SessionContext(session_id="s", session_scopes=[1])),
-         "session_scopes"),
-        (ToolCall(action="t", context=SessionContext(session_id="s", delegation_depth=-1)),
-         "delegation_depth"),
-        (ToolCall(action="t", context=SessionContext(session_id="s", user_role=["admin"])),  # type: ignore[arg-type]
-         "user_role"),
+        (
+            ToolCall(action="t", context=SessionContext(session_id="s", session_scopes="admin")),
+            "session_scopes",
+        ),
+        (
+            ToolCall(action="t", context=SessionContext(session_id="s", session_scopes=[1])),
+            "session_scopes",
+        ),
+        (
+            ToolCall(action="t", context=SessionContext(session_id="s", delegation_depth=-1)),
+            "delegation_depth",
+        ),
+        (
+            ToolCall(action="t", context=SessionContext(session_id="s", user_role=["admin"])),  # type: ignore[arg-type]
+            "user_role",
+        ),
         (ToolCall(action="t", data_labels="secret", context=CTX), "data_labels"),
     ],
 )
@@ -335,9 +354,13 @@ ECHO = "decision := " + doc(allow=True) + "\ninput_copy := input"
 
 
 def test_policy_sees_canonical_resources_not_the_raw_strings(tmp_path, decide) -> None:
-    g = gate_for(tmp_path, 'decision := ' + doc(deny=True, reasons=["etc"]) +
-                 ' if { "/etc/passwd" in input.resource.paths }\n'
-                 'else := ' + doc(allow=True))
+    g = gate_for(
+        tmp_path,
+        "decision := "
+        + doc(deny=True, reasons=["etc"])
+        + ' if { "/etc/passwd" in input.resource.paths }\n'
+        "else := " + doc(allow=True),
+    )
     assert decide(g, call(path="/srv/data/../../etc/passwd")).verdict == "deny"
     assert decide(g, call(path="/srv/%2e%2e/%2e%2e/etc/passwd")).verdict == "deny"
     assert decide(g, call(path="/srv/data/report.txt")).verdict == "allow"
@@ -352,8 +375,12 @@ def test_every_event_type_produces_a_schema_valid_document(tmp_path) -> None:
     g = gate_for(tmp_path, ALLOW_ALL)
     events = [
         call(path="/tmp/x", url="https://a.example"),
-        AgentSpawn(action="child", requested_capabilities=["read"], parent_capabilities=["read"],
-                   context=CTX),
+        AgentSpawn(
+            action="child",
+            requested_capabilities=["read"],
+            parent_capabilities=["read"],
+            context=CTX,
+        ),
         Delegation(action="other", child_scopes=["read"], target_agent_id="a2", context=CTX),
         PlanProposal(action="p", steps=[PlanStep("read_file", {"path": "a"})], context=CTX),
         ResourceUse(action="tokens", requested={"tokens": 5}, context=CTX),
@@ -370,6 +397,7 @@ def test_policy_input_schema_is_current() -> None:
     import json
 
     from kitelogik.schema import input_json_schema
+
     checked_in = json.loads((REPO / "policies" / "input.schema.json").read_text())
     assert checked_in == input_json_schema(), (
         "policies/input.schema.json is stale: run "
@@ -389,8 +417,11 @@ def test_decision_ids_are_unique_and_time_ordered(tmp_path) -> None:
 
 
 def test_gate_is_safe_to_use_from_many_threads(tmp_path) -> None:
-    g = gate_for(tmp_path, "decision := " + doc(allow=True) + ' if input.args.n < 100\n'
-                 "else := " + doc(deny=True, reasons=["big"]))
+    g = gate_for(
+        tmp_path,
+        "decision := " + doc(allow=True) + " if input.args.n < 100\n"
+        "else := " + doc(deny=True, reasons=["big"]),
+    )
     errors: list[BaseException] = []
     verdicts: list[str] = []
 
@@ -398,7 +429,7 @@ def test_gate_is_safe_to_use_from_many_threads(tmp_path) -> None:
         try:
             for i in range(50):
                 verdicts.append(g.check(call(n=n * 10 + i % 20)).verdict)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
@@ -445,8 +476,12 @@ def _touch_later(p: Path) -> None:
 
 
 def test_data_documents_load_by_folder_path_like_opa(tmp_path, decide) -> None:
-    d = bundle(tmp_path, 'decision := ' + doc(allow=True) +
-               ' if { input.action in data.kitelogik.tools.allowed; data.limits.max == 3 }')
+    d = bundle(
+        tmp_path,
+        "decision := "
+        + doc(allow=True)
+        + " if { input.action in data.kitelogik.tools.allowed; data.limits.max == 3 }",
+    )
     (d / "kitelogik" / "tools").mkdir()
     (d / "kitelogik" / "tools" / "data.json").write_text('{"allowed": ["read_file"]}')
     (d / "limits").mkdir()
@@ -466,7 +501,8 @@ def test_conflicting_data_documents_refuse_to_load(tmp_path, decide) -> None:
 
 
 def test_unsupported_builtin_is_refused_at_load_time(tmp_path, decide) -> None:
-    g = gate_for(tmp_path, "decision := " + doc(allow=True) +
-                 ' if { crypto.sha256("x") == input.args.h }')
+    g = gate_for(
+        tmp_path, "decision := " + doc(allow=True) + ' if { crypto.sha256("x") == input.args.h }'
+    )
     d = decide(g, call(h="x"))
     assert d.verdict == "deny" and "crypto.sha256" in d.reason and "main.rego:" in d.reason

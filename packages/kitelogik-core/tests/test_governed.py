@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from kitelogik import (
     GovernanceError,
     GovernedToolbox,
@@ -82,9 +81,14 @@ class RecordingApprover:
 
     def wait_for_approval(self, decision: Decision, event: Any, timeout: float) -> ApprovalResult:
         self.seen.append(decision)
-        return ApprovalResult(self.approve, "ok" if self.approve else "no", ("alice",),
-                              "req-1", self.digest or decision.binding_digest,
-                              "approved" if self.approve else "denied")
+        return ApprovalResult(
+            self.approve,
+            "ok" if self.approve else "no",
+            ("alice",),
+            "req-1",
+            self.digest or decision.binding_digest,
+            "approved" if self.approve else "denied",
+        )
 
     async def await_approval(self, decision: Decision, event: Any, timeout: float):
         return self.wait_for_approval(decision, event, timeout)
@@ -158,8 +162,9 @@ def test_function_receives_exactly_the_decided_arguments_even_if_caller_mutates(
     def wire(details: dict) -> None:
         seen.append(details)
 
-    t = threading.Thread(target=lambda: g.run(ToolCall(action="wire", args={"details": payload},
-                                                       context=CTX), wire))
+    t = threading.Thread(
+        target=lambda: g.run(ToolCall(action="wire", args={"details": payload}, context=CTX), wire)
+    )
     t.start()
     gate_reached.wait(5)
     payload["amount"] = 1_000_000  # changed while the human looks at the request
@@ -248,12 +253,16 @@ def test_nested_governed_call_is_decided_once(gate: PolicyGate) -> None:
         return customer
 
     # A plugin-style outer enforcement point running the same call:
-    result = g.run(ToolCall(action="lookup", args={"customer": "c1"}, context=CTX),
-                   lambda customer: lookup(customer))
+    result = g.run(
+        ToolCall(action="lookup", args={"customer": "c1"}, context=CTX),
+        lambda customer: lookup(customer),
+    )
     assert result == "c1" and decisions == ["lookup"]
     # A different call inside is decided on its own.
-    g.run(ToolCall(action="lookup", args={"customer": "c1"}, context=CTX),
-          lambda customer: lookup("c2"))
+    g.run(
+        ToolCall(action="lookup", args={"customer": "c1"}, context=CTX),
+        lambda customer: lookup("c2"),
+    )
     assert decisions == ["lookup", "lookup", "lookup"]
 
 
@@ -313,8 +322,9 @@ def test_toolbox_async(gate: PolicyGate) -> None:
         return customer
 
     async def main():
-        return await box.aexecute_batch([("lookup", {"customer": "a"}),
-                                         ("refund", {"customer": "a", "amount": 1e9})])
+        return await box.aexecute_batch(
+            [("lookup", {"customer": "a"}), ("refund", {"customer": "a", "amount": 1e9})]
+        )
 
     r = asyncio.run(main())
     assert r[0].ok and r[0].value == "a" and not r[1].ok

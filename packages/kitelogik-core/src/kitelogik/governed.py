@@ -141,8 +141,13 @@ def governed(
         tool_facts = dict(tool) if tool is not None else None
 
         def event(args: tuple[Any, ...], kwargs: dict[str, Any]) -> ToolCall:
-            return ToolCall(action=name, args=sig.to_args(args, kwargs), context=_context(context),
-                            tool=tool_facts, data_labels=tuple(data_labels))
+            return ToolCall(
+                action=name,
+                args=sig.to_args(args, kwargs),
+                context=_context(context),
+                tool=tool_facts,
+                data_labels=tuple(data_labels),
+            )
 
         if inspect.iscoroutinefunction(func):
 
@@ -225,8 +230,12 @@ class GovernedToolbox:
         tool_name = name or fn.__name__
         if tool_name in self._tools:
             raise ValueError(f"a tool named {tool_name!r} is already registered")
-        self._tools[tool_name] = _Tool(tool_name, fn, description or inspect.getdoc(fn) or "",
-                                       dict(tool) if tool is not None else None)
+        self._tools[tool_name] = _Tool(
+            tool_name,
+            fn,
+            description or inspect.getdoc(fn) or "",
+            dict(tool) if tool is not None else None,
+        )
         return fn
 
     def tool(self, fn: Callable[..., R]) -> Callable[..., R]:
@@ -236,8 +245,12 @@ class GovernedToolbox:
     def tools(self) -> list[dict[str, Any]]:
         """Name, description and parameter names of every registered tool."""
         return [
-            {"name": t.name, "description": t.description,
-             "parameters": [p.name for p in t.sig.params], "tool": t.facts}
+            {
+                "name": t.name,
+                "description": t.description,
+                "parameters": [p.name for p in t.sig.params],
+                "tool": t.facts,
+            }
             for t in self._tools.values()
         ]
 
@@ -246,8 +259,9 @@ class GovernedToolbox:
 
     def _event(self, name: str, args: Mapping[str, Any]) -> ToolCall:
         t = self._tools.get(name)
-        return ToolCall(action=name, args=args, context=_context(self.context),
-                        tool=t.facts if t else None)
+        return ToolCall(
+            action=name, args=args, context=_context(self.context), tool=t.facts if t else None
+        )
 
     def execute(self, name: str, args: Mapping[str, Any] | None = None) -> ToolResult:
         """Decide and (if allowed) run one call. Never raises for a denied or failing call:
@@ -263,7 +277,7 @@ class GovernedToolbox:
             return ToolResult(name, False, decision, error=f"no tool named {name!r}")
         try:
             value = self.gate.invoke(decision, lambda **a: t.sig.call(t.fn, a))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failing tool is a result for the model
             return ToolResult(name, False, decision, error=f"{type(exc).__name__}: {exc}")
         return ToolResult(name, True, decision, value=value)
 
@@ -282,7 +296,7 @@ class GovernedToolbox:
 
         try:
             value = await self.gate.ainvoke(decision, call)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failing tool is a result for the model
             return ToolResult(name, False, decision, error=f"{type(exc).__name__}: {exc}")
         return ToolResult(name, True, decision, value=value)
 

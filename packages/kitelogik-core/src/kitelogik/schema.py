@@ -97,8 +97,20 @@ class PolicyInput(TypedDict, total=False):
 
 # Documents that may carry extra keys (a budget ledger adds its own facts, e.g. per-tree totals).
 _OPEN = frozenset({"BudgetDoc"})
-_REQUIRED = ("event_type", "action", "args", "resource", "context", "credential", "budget",
-             "data_labels", "plan", "spawn", "tool", "now_ns")
+_REQUIRED = (
+    "event_type",
+    "action",
+    "args",
+    "resource",
+    "context",
+    "credential",
+    "budget",
+    "data_labels",
+    "plan",
+    "spawn",
+    "tool",
+    "now_ns",
+)
 
 
 def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:

@@ -163,7 +163,7 @@ class RegoEngine:
         except PolicyLoadError as exc:
             self._keep_last_good(str(exc), snap, initial)
             return
-        except Exception as exc:  # regorus reports syntax/type errors as RuntimeError
+        except Exception as exc:  # noqa: BLE001 - regorus reports policy errors as RuntimeError
             self._keep_last_good(engine_error_text(exc), snap, initial)
             return
         version = (self._compiled.version + 1) if self._compiled else 1
@@ -193,11 +193,13 @@ class RegoEngine:
                 policy.data_json, list(policy.modules), [self._entrypoint]
             )
             return bytes(program.serialize_binary())
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any compiler refusal means: use the interpreter
             # Validate with the interpreter: if it also fails, this is a real policy error.
             self._new_interpreter(policy)
-            log.info("policy uses features the compiled VM lacks (%s); using the interpreter",
-                     engine_error_text(exc).splitlines()[-1][:200])
+            log.info(
+                "policy uses features the compiled VM lacks (%s); using the interpreter",
+                engine_error_text(exc).splitlines()[-1][:200],
+            )
             return None
 
     @staticmethod
@@ -239,8 +241,9 @@ class RegoEngine:
                 vm.set_data_json(compiled.policy.data_json)
                 bound = _ThreadBound("rvm", vm, compiled.version)
             else:
-                bound = _ThreadBound("interp", self._new_interpreter(compiled.policy),
-                                     compiled.version)
+                bound = _ThreadBound(
+                    "interp", self._new_interpreter(compiled.policy), compiled.version
+                )
             self._local.bound = bound
         return bound
 
