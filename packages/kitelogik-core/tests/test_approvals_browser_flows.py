@@ -129,8 +129,11 @@ def env(tmp_path: Path) -> Iterator[Env]:
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
     yield pg
     context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
 
 
 def sign_in(page: Any, env: Env, token: str) -> None:

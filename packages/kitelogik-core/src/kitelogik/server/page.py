@@ -47,7 +47,8 @@ def _card(req: ApprovalRequest, now: float) -> str:
     )
     tier = _e(req.risk_tier or "unknown")
     return f"""
-<article class="request" id="{_e(req.id)}" data-id="{_e(req.id)}" data-digest="{_e(req.digest)}">
+<article class="request" id="{_e(req.id)}" data-id="{_e(req.id)}" data-digest="{_e(req.digest)}"
+  data-expires="{req.expires_at:.3f}">
   <header>
     <h2><code class="action">{_e(req.action)}</code></h2>
     <span class="tier tier-{tier}">{tier}</span>
@@ -79,7 +80,9 @@ def _card(req: ApprovalRequest, now: float) -> str:
 
 def _recent_row(req: ApprovalRequest, now: float) -> str:
     status = req.effective_status(now)
-    who = ", ".join(f"{v.approver} ({v.vote})" for v in req.votes) or "-"
+    who = "; ".join(
+        f"{v.approver} ({v.vote}{': ' + v.reason if v.reason else ''})" for v in req.votes
+    ) or ("no decision in time" if status == "expired" else "-")
     used = "used" if req.consumed_at else ""
     return (
         f'<tr data-id="{_e(req.id)}"><td><code>{_e(req.action)}</code></td>'
@@ -110,7 +113,7 @@ def render_lists(
         else '<p class="empty">Nothing decided yet.</p>'
     )
     return (
-        f'<div id="lists" data-version="{version}">'
+        f'<div id="lists" data-version="{version}" data-now="{now:.3f}">'
         f'<section id="pending"><h1>Pending approvals <span class="count">{len(pending)}</span>'
         f"</h1>{cards}</section>"
         f'<section id="recent"><h1>Recently decided</h1>{recent_html}</section></div>'
@@ -228,7 +231,24 @@ APP_JS = r"""
         .then(function () { window.location.href = "/"; });
     }
   });
+  // Count down to each request's expiry, on the server's clock.
+  var skew = parseFloat(document.getElementById("lists").dataset.now) - Date.now() / 1000;
+  function fmt(s) {
+    s = Math.max(0, Math.floor(s));
+    if (s < 60) { return s + "s"; }
+    if (s < 3600) { return Math.floor(s / 60) + "m " + ("0" + s % 60).slice(-2) + "s"; }
+    return Math.floor(s / 3600) + "h " + ("0" + Math.floor(s % 3600 / 60)).slice(-2) + "m";
+  }
+  function tick() {
+    var now = Date.now() / 1000 + skew;
+    document.querySelectorAll("article.request").forEach(function (card) {
+      var left = parseFloat(card.dataset.expires) - now;
+      card.querySelector(".expires").textContent = left > 0 ? "expires in " + fmt(left)
+                                                              : "expired";
+    });
+  }
   setInterval(refresh, pollMs);
+  setInterval(tick, 1000);
 })();
 """
 
