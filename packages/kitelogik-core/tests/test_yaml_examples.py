@@ -9,7 +9,7 @@ import pytest
 from kitelogik.bundle import bundled_policy_dir
 from kitelogik.policy.testing import run_tests
 
-EXAMPLES = sorted((bundled_policy_dir() / "examples" / "yaml").glob("*.yaml"))
+EXAMPLES = sorted((bundled_policy_dir() / "examples" / "yaml").glob("*/*.yaml"))
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.stem)

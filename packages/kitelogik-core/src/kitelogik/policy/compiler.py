@@ -767,10 +767,9 @@ class _Parser:
         if re.search(r"\(\?<?[=!]|\\[1-9]|\(\?P=|\(\?<[A-Za-z]", arg):
             self.err(loc, f"{label}: lookaround and backreferences are not supported (RE2 syntax)")
             return False
-        try:
-            re.compile(arg)
-        except re.error as exc:
-            self.err(loc, f"{label}: invalid regular expression: {exc}")
+        if re.search(r"\\[<>]|\\b\{", arg):
+            # Word-boundary forms that only the Rust engine knows: OPA (Go RE2) rejects them.
+            self.err(loc, f"{label}: \\< \\> and \\b{{...}} are not RE2 syntax; use \\b")
             return False
         return _engine_regex_ok(arg, loc, label, self)
 
@@ -795,7 +794,7 @@ def _engine_regex_ok(pattern: str, loc: Loc, label: str, parser: _Parser) -> boo
             raise
         out = "false"
     if out != "true":
-        parser.err(loc, f"{label}: the policy engine does not accept this regular expression")
+        parser.err(loc, f"{label}: invalid regular expression (RE2 syntax expected)")
         return False
     return True
 
