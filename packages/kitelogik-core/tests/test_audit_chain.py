@@ -360,3 +360,38 @@ def test_export_jsonl_and_csv_hold_records_and_checkpoints(filled: dict[str, Any
     rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
     assert sum(r["type"] == "record" for r in rows) == N
     assert sum(r["type"] == "checkpoint" for r in rows) == len(cps)
+
+
+def test_postgres_writer_role_can_append_but_never_update_delete_or_untrigger(
+    postgres_dsn: str,
+) -> None:
+    psycopg = pytest.importorskip("psycopg")
+    from kitelogik.audit import PostgresAuditStore
+
+    name = "kl_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_dsn, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    owner = postgres_dsn.rsplit("/", 1)[0] + "/" + name
+    PostgresAuditStore.install(owner, writer_role="kl_audit_writer_t")
+    writer = owner.replace("postgresql://kl@", "postgresql://kl_audit_writer_t@")
+    signer = Signer.generate()
+    # The writer role runs the whole pipeline: append, chain, checkpoints.
+    with AuditLog(
+        PostgresAuditStore(writer, create=False), mode="strict", signer=signer, checkpoint_every=2
+    ) as sink:
+        for i in range(5):
+            sink.record_decision(make_decision(i))
+    with psycopg.connect(writer, autocommit=True) as c:
+        for sql in (
+            "UPDATE audit_records SET verdict='deny'",
+            "DELETE FROM audit_records",
+            "DELETE FROM audit_checkpoints",
+            "TRUNCATE audit_records",
+            "ALTER TABLE audit_records DISABLE TRIGGER USER",
+            "DROP TRIGGER audit_records_append_only ON audit_records",
+            "SET session_replication_role = replica",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                c.execute(sql)
+    r = verify(PostgresAuditStore(owner, create=False), public_keys=[signer.public_raw])
+    assert r.ok and r.records == 5 and r.last_signed_seq == 5
