@@ -26,11 +26,16 @@ Factory = Callable[..., SQLBudgetLedger]
 _counter = iter(range(10**6))
 
 
+_OPEN: list[SQLBudgetLedger] = []
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """(kind, location): a fresh SQLite file, or a fresh database on the real PostgreSQL."""
+    """(kind, location): a fresh SQLite file, or a fresh database on the real PostgreSQL.
+    Every ledger made on it is closed (all its connections) and the database dropped after."""
     if request.param == "sqlite":
         yield "sqlite", str(tmp_path / "budgets.db")
+        _close_all()
         return
     import psycopg
 
@@ -39,15 +44,26 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[st
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     yield "postgres", dsn.rsplit("/", 1)[0] + "/" + name
+    _close_all()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _close_all() -> None:
+    while _OPEN:
+        _OPEN.pop().close()
 
 
 def make(backend: tuple[str, str], **kw: object) -> SQLBudgetLedger:
     kind, where = backend
     if kind == "sqlite":
-        return SQLiteBudgetLedger(where, **kw)  # type: ignore[arg-type]
-    from kitelogik.budgets import PostgresBudgetLedger
+        led: SQLBudgetLedger = SQLiteBudgetLedger(where, **kw)  # type: ignore[arg-type]
+    else:
+        from kitelogik.budgets import PostgresBudgetLedger
 
-    return PostgresBudgetLedger(where, **kw)  # type: ignore[arg-type]
+        led = PostgresBudgetLedger(where, **kw)  # type: ignore[arg-type]
+    _OPEN.append(led)
+    return led
 
 
 def ctx(session: str = "s1", agent: str | None = None, parent: str | None = None) -> SessionContext:
@@ -259,6 +275,42 @@ def test_concurrent_reserve_and_settle_keep_the_books(backend: tuple[str, str]) 
     u = led.usage("session:s1")["tokens"]
     assert u["held"] == 0
     assert u["used"] == sum(committed)
+
+
+def test_tree_and_org_races_respect_every_account(backend: tuple[str, str]) -> None:
+    """Agents of one tree, each in its own session, race for the tree's, the organization's and
+    their sessions' budgets at once: no account is ever overdrawn, and nothing deadlocks."""
+    led = make(backend, organization="acme", session_limits={"money": 4})
+    led.set_limits(agent_account("root"), {"money": 18})
+    led.set_limits(org_account("acme"), {"money": 1000})
+    for n in range(8):
+        led.register_agent(f"w{n}", "root")
+        led.reserve(use({"money": 0}, ctx(f"s{n}", agent=f"w{n}")))
+    granted = [0] * 8
+    barrier = threading.Barrier(8)
+
+    def worker(n: int) -> None:
+        c = ctx(f"s{n}", agent=f"w{n}")
+        barrier.wait()
+        for i in range(6):
+            r = led.reserve(use({"money": 1}, c))
+            if r.granted:
+                granted[n] += 1
+                if i % 2:
+                    led.commit(r, None)
+                else:
+                    led.commit(r, {"money": 1})
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(granted) == 18  # the tree's limit binds first (8 sessions x 4 = 32 > 18)
+    assert all(g <= 4 for g in granted)
+    assert led.usage(agent_account("root"))["money"]["used"] == 18
+    assert led.usage(org_account("acme"))["money"]["used"] == 18
+    assert led.usage(org_account("acme"))["money"]["held"] == 0
 
 
 _WORKER = textwrap.dedent(

@@ -140,6 +140,9 @@ class SQLBudgetLedger:
     def _tx(self) -> AbstractContextManager[Callable[[str, Sequence[Any]], Rows]]:
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Close the store's connections (subclasses)."""
+
     def _schema(self) -> Iterator[str]:
         yield (
             "CREATE TABLE IF NOT EXISTS kl_budget_limits (account TEXT NOT NULL, "

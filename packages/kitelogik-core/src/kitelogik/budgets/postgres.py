@@ -50,6 +50,8 @@ class PostgresBudgetLedger(SQLBudgetLedger):
         self.dsn = dsn
         self.retries = retries
         self._local = threading.local()
+        self._conns: list[Any] = []
+        self._conns_lock = threading.Lock()
         self._init_schema()
 
     def _conn(self) -> Any:
@@ -59,6 +61,8 @@ class PostgresBudgetLedger(SQLBudgetLedger):
         if conn is None or conn.closed:
             conn = psycopg.connect(self.dsn, autocommit=True)
             self._local.conn = conn
+            with self._conns_lock:
+                self._conns.append(conn)
         return conn
 
     @contextmanager
@@ -92,7 +96,9 @@ class PostgresBudgetLedger(SQLBudgetLedger):
         )
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every connection this ledger opened (in any thread)."""
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()

@@ -49,6 +49,8 @@ class SQLiteBudgetLedger(SQLBudgetLedger):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
         self._init_schema()
 
     def _conn(self) -> sqlite3.Connection:
@@ -62,6 +64,8 @@ class SQLiteBudgetLedger(SQLBudgetLedger):
             conn.execute("PRAGMA synchronous = NORMAL")
             self._local.conn = conn
             self._local.pid = os.getpid()
+            with self._conns_lock:
+                self._conns.append(conn)
         return conn
 
     @contextmanager
@@ -80,7 +84,9 @@ class SQLiteBudgetLedger(SQLBudgetLedger):
         conn.execute("COMMIT")
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Close every connection this ledger opened (in any thread)."""
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
