@@ -198,3 +198,67 @@ def test_tracker_is_thread_safe() -> None:
     assert st.high_water == "internal"
     assert len(st.provenance) == 8
     assert st.min_trust == "untrusted"
+
+
+def test_a_plan_cannot_route_labelled_data_through_a_later_external_step() -> None:
+    from kitelogik import PlanProposal, PlanStep
+
+    gate = FlowGate(audit=None)
+    c = ctx()
+    read_secret(gate, c)
+    plan = PlanProposal(
+        action="plan",
+        context=c,
+        steps=[
+            PlanStep("read_file", {"path": "/srv/a"}),
+            PlanStep("http_get", {"url": "https://paste.example.com/x"}),
+        ],
+    )
+    d = gate.check(plan)
+    assert d.verdict == "deny"
+    assert any(
+        r.startswith("plan step 1 (http_get): data labelled confidential") for r in d.reasons
+    )
+
+
+async def test_async_path_tracks_labels() -> None:
+    gate = FlowGate(audit=None)
+    c = ctx("s-async")
+    d = await gate.aauthorize(
+        ToolCall(
+            action="read_file",
+            args={"path": "/srv/x"},
+            context=c,
+            tool={"classification": "restricted"},
+        )
+    )
+
+    async def read(path: str) -> str:
+        return "x"
+
+    await gate.ainvoke(d, read)
+    assert gate.flow.high_water("s-async") == "restricted"
+    assert (await gate.acheck(post(c))).verdict == "deny"
+
+
+def test_labels_shared_across_processes(tmp_path: Path) -> None:
+    """A child agent in another process writes to the same flow file; the parent's gate sees
+    the label (and so does a fresh process)."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "flow.db"
+    code = (
+        "import sys\n"
+        "from kitelogik.flow import FlowTracker, Source\n"
+        "FlowTracker(sys.argv[1]).observe('s1', ['restricted'], [Source('document', 'x.pdf')])\n"
+    )
+    subprocess.run([sys.executable, "-c", code, str(db)], check=True)
+    gate = FlowGate(audit=None, flow=FlowTracker(db))
+    d = gate.check(post(ctx()))
+    assert d.verdict == "deny"
+    assert d.input is not None
+    assert d.input["flow"]["high_water"] == "restricted"
+    assert d.input["flow"]["provenance"][0]["name"] == "x.pdf"
+    gate.flow.clear("s1")
+    assert gate.check(post(ctx())).allowed

@@ -16,9 +16,12 @@ shares them. The caller never computes any of this; it only declares facts about
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from kitelogik.decision import Decision
@@ -121,19 +124,44 @@ class _Session:
 
 
 class FlowTracker:
-    """Per-session labels and provenance (in memory, thread-safe). The mark only ever rises
-    within a session; :meth:`clear` ends a session."""
+    """Per-session labels and provenance. The mark only ever rises within a session;
+    :meth:`clear` ends a session. In memory by default (thread-safe); with ``path``, in a SQLite
+    file that every process of an agent tree can share (WAL), so a child agent in another process
+    carries the labels too."""
 
-    def __init__(self, max_sources: int = 256) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, max_sources: int = 256) -> None:
         self._lock = threading.Lock()
         self._sessions: dict[str, _Session] = {}
         self.max_sources = max_sources
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(path), timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS kl_flow (session_id TEXT NOT NULL, kind TEXT NOT NULL, "
+                "a TEXT NOT NULL, b TEXT NOT NULL DEFAULT '', c TEXT NOT NULL DEFAULT '', "
+                "PRIMARY KEY (session_id, kind, a, b, c))"
+            )
 
     def observe(
         self, session_id: str, labels: Iterable[str] = (), sources: Iterable[Source] = ()
     ) -> None:
         labels = [lbl for lbl in labels if isinstance(lbl, str) and lbl]
         sources = list(sources)
+        if self._db is not None:
+            rows = [(session_id, "label", lbl, "", "") for lbl in labels]
+            rows += [(session_id, "source", s.kind, s.name, s.trust) for s in sources]
+            if rows:
+                with self._lock:
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO kl_flow (session_id, kind, a, b, c) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        rows,
+                    )
+            return
         with self._lock:
             s = self._sessions.setdefault(session_id, _Session())
             s.labels.update(labels)
@@ -146,6 +174,14 @@ class FlowTracker:
                 s.provenance[(src.kind, src.name, src.trust)] = src
 
     def state(self, session_id: str) -> FlowState:
+        if self._db is not None:
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT kind, a, b, c FROM kl_flow WHERE session_id = ?", (session_id,)
+                ).fetchall()
+            labels = frozenset(r[1] for r in rows if r[0] == "label")
+            sources = tuple(Source(r[1], r[2], r[3]) for r in rows if r[0] == "source")
+            return FlowState(labels, sources)
         with self._lock:
             s = self._sessions.get(session_id)
             if s is None:
@@ -165,6 +201,13 @@ class FlowTracker:
     def clear(self, session_id: str) -> None:
         with self._lock:
             self._sessions.pop(session_id, None)
+            if self._db is not None:
+                self._db.execute("DELETE FROM kl_flow WHERE session_id = ?", (session_id,))
+
+    def close(self) -> None:
+        if self._db is not None:
+            with self._lock:
+                self._db.close()
 
 
 # Events whose *outgoing* data carries the session's labels. A read does not send the
