@@ -126,3 +126,70 @@ def test_serve_refuses_a_public_address_without_opt_in(tmp_path):
     result = invoke("serve", "--host", "0.0.0.0", "--store", str(tmp_path / "a.db"))
     assert result.exit_code == 2
     assert "loopback" in result.output
+
+
+def _kitelogik(*args: str) -> list[str]:
+    import sys
+
+    return [sys.executable, "-c", "from kitelogik.cli import main; main()", *args]
+
+
+def test_an_approval_from_another_process_reaches_the_waiting_agent(escalated, kl_home):
+    """The reviewer runs ``kitelogik hitl approve`` as a separate process; the agent, waiting
+    in this process on the same SQLite file, proceeds."""
+    import os
+    import subprocess
+
+    db, _queue, req, thread, ran, _ = escalated
+    token = invoke("hitl", "token", "create", "alice", "--store", db).output.strip()
+    env = {**os.environ, "KITELOGIK_APPROVER_TOKEN": token, "KITELOGIK_HOME": str(kl_home)}
+    proc = subprocess.run(
+        _kitelogik("hitl", "approve", req.id, "-r", "from a shell", "--store", db),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    thread.join(60)
+    assert ran == [{"to": "acct-1", "amount": 9}]
+
+
+def test_kitelogik_serve_runs_the_service_on_loopback(tmp_path, kl_home):
+    import os
+    import subprocess
+    import time
+
+    import httpx
+    from kitelogik.testing.services import free_port
+
+    db = str(tmp_path / "approvals.db")
+    token = invoke("hitl", "token", "create", "alice", "--store", db).output.strip()
+    port = free_port()
+    env = {**os.environ, "KITELOGIK_HOME": str(kl_home)}
+    proc = subprocess.Popen(
+        _kitelogik("serve", "--port", str(port), "--store", db),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        end = time.monotonic() + 60
+        answer = None
+        while time.monotonic() < end and proc.poll() is None:
+            try:
+                answer = httpx.get(
+                    f"http://127.0.0.1:{port}/api/v1/whoami",
+                    headers={"authorization": f"Bearer {token}"},
+                    timeout=5,
+                )
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert answer is not None, proc.stdout.read() if proc.stdout else ""
+        assert answer.json()["name"] == "alice"
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/whoami", timeout=5).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(30)
