@@ -205,3 +205,42 @@ def test_fmt(tmp_path: Path) -> None:
         == "package kitelogik.project\nimport rego.v1\n\nr := `keep   \ntrailing  `\n"
     )
     assert kl("fmt", "--check", cwd=tmp_path).returncode == 0
+
+
+NASTY = {
+    "binary": b"\xff\xfe\x00rules: []",
+    "not_utf8": "rules: []\n# caf\xe9\n".encode("latin-1"),
+    "deep": ("rules: []\nx: " + "{a: " * 300 + "1" + "}" * 300 + "\n").encode(),
+    "huge": b"rules: []\n#" + b"x" * (2 * 1024 * 1024),
+    "tabs": b"rules:\n\t- name: a\n",
+    "scalar": b"just text\n",
+    "rego_in_values": (
+        b'tools: {t: {tier: informational}}\nrules:\n  - name: a\n    when: {action: "t\\"} allow contains 1 if true #"}\n'
+        b'    then: deny\n    reason: "\\"}\\nallow := true\\n"\n'
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NASTY))
+def test_nasty_policy_files_never_crash_or_allow(tmp_path: Path, name: str) -> None:
+    d = tmp_path / "policies"
+    d.mkdir()
+    (d / "policy.yaml").write_bytes(NASTY[name])
+    for cmd in (["compile"], ["validate"], ["test"], ["fmt", "--check"]):
+        r = kl(*cmd, cwd=tmp_path)
+        assert "Traceback" not in r.stderr + r.stdout, (cmd, r.stderr)
+        assert r.returncode in (0, 1), (cmd, r.returncode, r.stderr)
+    ev = kl(
+        "eval",
+        "-",
+        "--json",
+        cwd=tmp_path,
+        stdin='{"event_type": "tool_call", "action": "t", "args": {}, "context": {"session_id": "s"}}',
+    )
+    assert "Traceback" not in ev.stderr
+    if ev.returncode == 0:
+        assert json.loads(ev.stdout)["verdict"] != "allow" or name == "rego_in_values"
+    if name == "rego_in_values":
+        # It compiles, and its meaning is only its literals: action "t" is not that string.
+        assert json.loads(ev.stdout)["verdict"] == "allow"
+        assert "project.a" not in json.loads(ev.stdout)["decision"]["rules"]

@@ -437,3 +437,36 @@ def test_glob_translation_escapes_everything() -> None:
         + ', "/aXb/(x)|[y]{z}^$+Q/seg/any")\n',
     )
     assert e2.eval_rule_as_json("data.g.no") == "false"
+
+
+def test_yaml_11_booleans_are_flagged() -> None:
+    c = compile_source(
+        "rules:\n  - {name: a, when: {action: x, args.c: NO}, then: deny, reason: r}\n", "p.yaml"
+    )
+    assert [(str(loc), "boolean false" in msg) for loc, msg in c.policy.warnings] == [
+        ("p.yaml:2:41", True)
+    ]
+    assert not compile_source(
+        "rules:\n  - {name: a, when: {action: x, args.c: false}, then: deny, reason: r}\n", "p.yaml"
+    ).policy.warnings
+
+
+def test_hot_reload_of_yaml_keeps_last_good_policy(tmp_path: Path) -> None:
+    d = tmp_path / "policies"
+    d.mkdir()
+    f = d / "policy.yaml"
+    f.write_text("tools: {t: {tier: informational}}\nrules: []\n")
+    eng = RegoEngine(policy_dir=d, reload_interval=None)
+    assert _verdict(eng, {"action": "t"})[0] == "allow"
+    f.write_text(
+        "tools: {t: {tier: informational}}\nrules: [{name: stop, when: {action: t}, then: deny, reason: stop}]\n"
+    )
+    eng.reload()
+    assert eng.error is None and _verdict(eng, {"action": "t"})[1]["rules"][-1] == "project.stop"
+    # A broken edit: the last good policy (the deny) stays in force; the error names the spot.
+    f.write_text(
+        "tools: {t: {tier: informational}}\nrules: [{name: stop, when: {action: t}, then: allow, reason: 5}]\n"
+    )
+    eng.reload()
+    assert eng.error is not None and "policy.yaml:2:" in eng.error
+    assert _verdict(eng, {"action": "t"})[0] == "deny"

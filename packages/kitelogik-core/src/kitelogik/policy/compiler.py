@@ -809,12 +809,13 @@ def _plain(v: Any) -> Any:
 
 def parse_policy(text: str, file: str) -> Policy:
     """Parse and validate a YAML policy. Raises :class:`PolicyError` listing every problem."""
-    doc = load_marked(text, file)
+    yaml_warnings: list[tuple[Loc, str]] = []
+    doc = load_marked(text, file, yaml_warnings)
     parser = _Parser(file)
     pol = parser.policy(doc, text)
     if parser.errors:
         raise PolicyError(parser.errors)
-    pol.warnings = list(analyse(pol))
+    pol.warnings = yaml_warnings + list(analyse(pol))
     return pol
 
 

@@ -79,8 +79,9 @@ def _loc(file: str, node: yaml.Node) -> Loc:
     return Loc(file, mark.line + 1, mark.column + 1)
 
 
-def load_marked(text: str, file: str) -> Any:
-    """Parse one YAML document into marked values. Raises :class:`PolicyError`."""
+def load_marked(text: str, file: str, warnings: list[tuple[Loc, str]] | None = None) -> Any:
+    """Parse one YAML document into marked values. Raises :class:`PolicyError`. YAML 1.1
+    booleans spelled ``yes``/``no``/``on``/``off`` are reported into ``warnings``."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_SOURCE_BYTES:
         raise PolicyError.at(
@@ -105,7 +106,10 @@ def load_marked(text: str, file: str) -> Any:
         if node is None:
             return None
         state = _State(file, loader)
-        return state.convert(node, 0)
+        out = state.convert(node, 0)
+        if warnings is not None:
+            warnings.extend(state.warnings)
+        return out
     finally:
         loader.dispose()
 
@@ -116,6 +120,7 @@ class _State:
         self.loader = loader
         self.seen: set[int] = set()
         self.count = 0
+        self.warnings: list[tuple[Loc, str]] = []
 
     def convert(self, node: yaml.Node, depth: int) -> Any:
         loc = _loc(self.file, node)
@@ -178,4 +183,10 @@ class _State:
             )
         if isinstance(value, float) and not math.isfinite(value):
             raise PolicyError.at(loc, "NaN and infinite numbers are not supported")
+        if isinstance(value, bool) and str(node.value).lower() not in ("true", "false"):
+            self.warnings.append((
+                loc,
+                f"{node.value!r} is the boolean {str(value).lower()} in YAML; quote it if you "
+                "mean the text",
+            ))
         return value
