@@ -184,9 +184,11 @@ class _State:
         if isinstance(value, float) and not math.isfinite(value):
             raise PolicyError.at(loc, "NaN and infinite numbers are not supported")
         if isinstance(value, bool) and str(node.value).lower() not in ("true", "false"):
-            self.warnings.append((
-                loc,
-                f"{node.value!r} is the boolean {str(value).lower()} in YAML; quote it if you "
-                "mean the text",
-            ))
+            self.warnings.append(
+                (
+                    loc,
+                    f"{node.value!r} is the boolean {str(value).lower()} in YAML; quote it if you "
+                    "mean the text",
+                )
+            )
         return value
