@@ -155,7 +155,8 @@ def test_an_approval_from_another_process_reaches_the_waiting_agent(escalated, k
     assert ran == [{"to": "acct-1", "amount": 9}]
 
 
-def test_kitelogik_serve_runs_the_service_on_loopback(tmp_path, kl_home):
+@pytest.mark.parametrize("credentials", [False, True])
+def test_kitelogik_serve_runs_the_service_on_loopback(tmp_path, kl_home, credentials):
     import os
     import subprocess
     import time
@@ -165,10 +166,17 @@ def test_kitelogik_serve_runs_the_service_on_loopback(tmp_path, kl_home):
 
     db = str(tmp_path / "approvals.db")
     token = invoke("hitl", "token", "create", "alice", "--store", db).output.strip()
+    extra: list[str] = []
+    if credentials:  # a signed credential from the broker under the same KITELOGIK_HOME
+        from kitelogik.anchor.credentials import CredentialBroker
+
+        with CredentialBroker() as broker:
+            token = broker.issue("desk", ["hitl:approve"], agent_id="alice").token
+        extra = ["--credentials"]
     port = free_port()
     env = {**os.environ, "KITELOGIK_HOME": str(kl_home)}
     proc = subprocess.Popen(
-        _kitelogik("serve", "--port", str(port), "--store", db),
+        _kitelogik("serve", "--port", str(port), "--store", db, *extra),
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

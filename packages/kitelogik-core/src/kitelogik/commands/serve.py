@@ -16,6 +16,12 @@ def register(app: typer.Typer) -> None:
             help="Approval store: SQLite path or postgresql:// DSN (default $KITELOGIK_APPROVALS).",
         ),
         quorum: int = typer.Option(1, help="Distinct approvals needed per request."),
+        credentials: bool = typer.Option(
+            False,
+            "--credentials",
+            help="Also accept signed credentials from the credential broker (scope "
+            "hitl:approve) as approver identities.",
+        ),
         allow_remote: bool = typer.Option(
             False,
             "--allow-remote",
@@ -48,5 +54,18 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(2)
         queue = ApprovalQueue(open_store(store), quorum=quorum)
+        auth = None
+        if credentials:
+            from kitelogik.anchor.credentials import CredentialBroker
+            from kitelogik.anchor.hitl import (
+                ChainAuthenticator,
+                CredentialAuthenticator,
+                TokenAuthenticator,
+            )
+
+            broker = CredentialBroker()
+            auth = ChainAuthenticator(
+                TokenAuthenticator(queue.store), CredentialAuthenticator(broker.verify)
+            )
         typer.echo(f"Kite Logik approvals on http://{host}:{port}/  (API docs: /docs)")
-        run(create_app(queue, secure_cookies=remote), host=host, port=port)
+        run(create_app(queue, auth, secure_cookies=remote), host=host, port=port)
