@@ -254,6 +254,19 @@ class AuditLog:
         t.start()
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        except BaseException as exc:  # a bug here must not silently stop the audit trail
+            log.exception("audit writer stopped")
+            with self._lock:
+                self._error = exc
+                self._busy = False
+                for item in self._queue:
+                    item[_ERR] = exc
+                self._done.notify_all()
+            raise
+
+    def _loop(self) -> None:
         backoff = 0.0
         last_cp_check = time.monotonic()
         while True:
