@@ -177,7 +177,7 @@ def test_one_deny_decides_even_with_a_quorum(store, checker):
 def test_self_approval_is_refused(queue, checker):
     decision, event = escalated(checker)
     req = queue.request(decision, event, timeout=60)
-    for me in ("agent-7", "sess-1"):
+    for me in ("agent-7", "sess-1", "Agent-7", " SESS-1"):
         with pytest.raises(SeparationOfDutiesError):
             queue.approve(req.id, me, "trust me")
     assert queue.get(req.id).votes == ()

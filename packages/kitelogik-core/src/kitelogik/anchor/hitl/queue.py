@@ -279,7 +279,9 @@ class ApprovalQueue:
         if not isinstance(reason, str) or len(reason) > 2000:
             raise ValueError("reason must be a string of at most 2000 characters")
         req = self.get(request_id)
-        if self.separation_of_duties and who.name in req.principals:
+        if self.separation_of_duties and who.name.strip().casefold() in {
+            p.strip().casefold() for p in req.principals
+        }:
             raise SeparationOfDutiesError(
                 f"{who.name} is a principal of session {req.session_id} and may not decide "
                 "its own request"
