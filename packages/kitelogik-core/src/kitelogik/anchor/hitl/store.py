@@ -518,8 +518,10 @@ class SQLiteApprovalStore(SQLApprovalStore):
 
 
 def default_store_path() -> Path:
-    home = os.environ.get("KITELOGIK_HOME") or os.path.join(os.path.expanduser("~"), ".kitelogik")
-    return Path(home) / "approvals.db"
+    """``$KITELOGIK_HOME/approvals.db``, else ``./.kitelogik/approvals.db`` (beside the audit log
+    and the credential store)."""
+    home = os.environ.get("KITELOGIK_HOME")
+    return (Path(home) if home else Path.cwd() / ".kitelogik") / "approvals.db"
 
 
 def open_store(url: str | os.PathLike[str] | None = None) -> SQLApprovalStore:
