@@ -37,9 +37,8 @@ from agents import (
 from agents import handoff as make_handoff
 from kitelogik import adapters
 from kitelogik.adapters import ContextSource
-from kitelogik.canonical import thaw
 from kitelogik.decision import Decision
-from kitelogik.events import GovernanceEvent
+from kitelogik.events import GovernanceEvent, SessionContext
 from kitelogik.gate import PolicyGate
 
 __all__ = ["KitelogikGuardrail", "govern"]
@@ -54,10 +53,8 @@ _HANDOFF_DENIAL: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
-def _fingerprint(event: GovernanceEvent) -> str:
-    return json.dumps(
-        [event.event_type, event.action, thaw(event.args)], sort_keys=True, default=repr
-    )
+#: A decided call waiting for its next stage: (tool name, the model's arguments, event, decision).
+_Entry = tuple[str, dict[str, Any], GovernanceEvent, Decision]
 
 
 def _reject(text: str, decision: Decision | None = None) -> ToolGuardrailFunctionOutput:
@@ -108,11 +105,17 @@ class KitelogikGuardrail:
         if escalation not in ("auto", "approver", "interrupt"):
             raise ValueError(f"escalation must be auto, approver or interrupt, not {escalation!r}")
         self.gate = gate
-        self.context = context
+        # A fixed session is tagged with the framework once, not on every call.
+        self.context = (
+            context.with_framework(FRAMEWORK)
+            if isinstance(context, SessionContext) and context.framework != FRAMEWORK
+            else context
+        )
         self.escalation: Escalation = escalation
         self.tool_facts = {k: dict(v) for k, v in (tools or {}).items()}
-        #: (session id, call id) -> (fingerprint, decision): decided, not yet run.
-        self._calls: dict[tuple[str, str], tuple[str, Decision]] = {}
+        #: (session id, call id) -> entry: decided, not yet run or refused. An entry is only used
+        #: for the very same tool and arguments.
+        self._calls: dict[tuple[str, str], _Entry] = {}
         self._lock = threading.Lock()
         self._governed: dict[int, tuple[Agent[Any], Agent[Any]]] = {}
         #: A guardrail deciding by tool name alone, for ``tool_input_guardrails=[...]`` of a tool
@@ -146,27 +149,35 @@ class KitelogikGuardrail:
             name, args, context=self.context, framework=FRAMEWORK, tool=facts or None
         )
 
-    def _key(self, event: GovernanceEvent, call_id: str) -> tuple[str, str]:
-        return (event.context.session_id, call_id)
+    def _key(self, call_id: str | None) -> tuple[str, str]:
+        session = adapters.resolve_context(self.context, FRAMEWORK).session_id
+        return (session, call_id or "")
 
-    def _get(self, key: tuple[str, str], event: GovernanceEvent) -> Decision | None:
+    def _get(
+        self, key: tuple[str, str], name: str, args: dict[str, Any], *, pop: bool = False
+    ) -> tuple[GovernanceEvent, Decision] | None:
         with self._lock:
             item = self._calls.get(key)
-        if item is None or item[0] != _fingerprint(event):
-            return None
-        return item[1]
-
-    def _put(self, key: tuple[str, str], event: GovernanceEvent, decision: Decision) -> None:
-        with self._lock:
-            self._calls[key] = (_fingerprint(event), decision)
-
-    def _pop(self, key: tuple[str, str], event: GovernanceEvent) -> Decision | None:
-        with self._lock:
-            item = self._calls.get(key)
-            if item is None or item[0] != _fingerprint(event):
+            if item is None or item[0] != name or item[1] != args:
                 return None
-            del self._calls[key]
-        return item[1]
+            if pop:
+                del self._calls[key]
+        return item[2], item[3]
+
+    def _put(
+        self,
+        key: tuple[str, str],
+        name: str,
+        args: dict[str, Any],
+        event: GovernanceEvent,
+        decision: Decision,
+    ) -> None:
+        with self._lock:
+            self._calls[key] = (name, args, event, decision)
+
+    def _drop(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._calls.pop(key, None)
 
     def pending(self) -> int:
         """Calls decided but not yet run or refused (e.g. paused for approval)."""
@@ -195,12 +206,14 @@ class KitelogikGuardrail:
         user = tool.needs_approval
 
         async def needs_approval(ctx: Any, params: dict[str, Any], call_id: str) -> bool:
-            event = self._event(tool, tool.name, params)
-            key = self._key(event, call_id)
-            decision = self._get(key, event)
-            if decision is None:
+            key = self._key(call_id)
+            hit = self._get(key, tool.name, params)
+            if hit is None:
+                event = self._event(tool, tool.name, params)
                 decision = await self.gate.acheck(event)
-                self._put(key, event, decision)
+                self._put(key, tool.name, dict(params), event, decision)
+            else:
+                decision = hit[1]
             ours = decision.verdict == "escalate"
             if isinstance(user, bool):
                 return ours or user
@@ -218,22 +231,23 @@ class KitelogikGuardrail:
                 args = adapters.parse_arguments(tc.tool_arguments)
             except adapters.ArgumentsError as exc:
                 return _reject(adapters.error_message(tool.name, exc))
-            event = self._event(tool, tool.name, args)
-            key = self._key(event, tc.tool_call_id)
-            decision = self._get(key, event)
-            if decision is None:
-                # Not decided before the pause: decide now (escalations wait for the approver;
-                # without one an escalation is a deny).
+            key = self._key(tc.tool_call_id)
+            hit = self._get(key, tool.name, args)
+            if hit is None:
+                # Not decided before (no pause for approvals): decide now; escalations wait for
+                # the approver (without one an escalation is a deny).
+                event = self._event(tool, tool.name, args)
                 decision = await self.gate.aauthorize(event)
-            elif decision.verdict == "escalate":
-                # The SDK is about to run a call kitelogik escalated, but no bound approval was
-                # recorded for it (approved with state.approve() instead of resolve()).
-                self._pop(key, event)
-                decision = await adapters.aresolve_approval(self.gate, decision, None)
+            else:
+                event, decision = hit
+                if decision.verdict == "escalate":
+                    # The SDK is about to run a call kitelogik escalated, but no bound approval
+                    # was recorded for it (approved with state.approve() instead of resolve()).
+                    decision = await adapters.aresolve_approval(self.gate, decision, None)
             if not decision.allowed:
-                self._pop(key, event)
+                self._drop(key)
                 return _reject(adapters.denial_message(decision), decision)
-            self._put(key, event, decision)
+            self._put(key, tool.name, args, event, decision)
             return ToolGuardrailFunctionOutput.allow(
                 output_info={"kitelogik": "allow", "decision_id": decision.id}
             )
@@ -248,17 +262,23 @@ class KitelogikGuardrail:
                 args = adapters.parse_arguments(input)
             except adapters.ArgumentsError as exc:
                 return adapters.error_message(tool.name, exc)
-            event = self._event(tool, tool.name, args)
-            decision = self._pop(self._key(event, getattr(ctx, "tool_call_id", "")), event)
+            hit = self._get(self._key(getattr(ctx, "tool_call_id", "")), tool.name, args, pop=True)
 
             async def run(decided: dict[str, Any]) -> Any:
                 raw = input if decided == args else json.dumps(decided)
                 return await original(ctx, raw)
 
-            if decision is not None and decision.allowed:
-                return await adapters.arun_allowed(self.gate, decision, run)
-            # The guardrail did not decide this call (it was removed from the tool): decide here.
-            return await adapters.agovern(self.gate, event, run, lambda text, _: text)
+            if hit is None:
+                # The guardrail did not decide this call (it was removed from the tool): decide
+                # here, so the body still never runs ungoverned.
+                event = self._event(tool, tool.name, args)
+                return await adapters.agovern(self.gate, event, run, lambda text, _: text)
+            decision = hit[1]
+            if decision.verdict == "escalate":  # paused, then approved without a bound answer
+                decision = await adapters.aresolve_approval(self.gate, decision, None)
+            if not decision.allowed:
+                return adapters.denial_message(decision)
+            return await adapters.arun_allowed(self.gate, decision, run)
 
         return invoke
 
@@ -347,12 +367,8 @@ class KitelogikGuardrail:
         except adapters.ArgumentsError:
             return None
         with self._lock:
-            for key, (_, decision) in self._calls.items():
-                if (
-                    key[1] == call_id
-                    and decision.verdict == "escalate"
-                    and thaw(decision.args) == args
-                ):
+            for key, (_, entry_args, _, decision) in self._calls.items():
+                if key[1] == call_id and decision.verdict == "escalate" and entry_args == args:
                     return key, decision
         return None
 
@@ -410,10 +426,10 @@ class KitelogikGuardrail:
     def _record(self, key: tuple[str, str], decision: Decision, resolved: Decision) -> None:
         with self._lock:
             item = self._calls.get(key)
-            if item is None or item[1].id != decision.id:
+            if item is None or item[3].id != decision.id:
                 return
             if resolved.allowed:
-                self._calls[key] = (item[0], resolved)
+                self._calls[key] = (item[0], item[1], item[2], resolved)
             else:
                 del self._calls[key]
 
