@@ -105,7 +105,9 @@ def govern_tools(
         return StructuredTool(
             name=tool.name,
             description=tool.description,
-            args_schema=tool.args_schema,
+            args_schema=tool.args_schema
+            if tool.args_schema is not None
+            else tool.get_input_schema(),
             func=func,
             coroutine=coroutine,
             metadata=tool.metadata,

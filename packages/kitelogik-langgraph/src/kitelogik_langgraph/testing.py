@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from kitelogik.testing.scenarios import Turn
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
@@ -34,7 +34,7 @@ class ScriptedChatModel(GenericFakeChatModel):
     """Answers with the scripted turns in order; then with a final "done"."""
 
     requests: list[list[BaseMessage]] = Field(default_factory=list)
-    disable_streaming: bool | str = True
+    disable_streaming: bool | Literal["tool_calling"] = True
 
     @classmethod
     def from_turns(cls, turns: Iterable[Turn | AIMessage]) -> ScriptedChatModel:

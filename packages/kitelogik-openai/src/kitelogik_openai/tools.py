@@ -13,7 +13,7 @@ import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, get_type_hints
 
 from kitelogik import adapters
 from kitelogik.adapters import ContextSource
@@ -23,7 +23,6 @@ from kitelogik.gate import PolicyGate
 __all__ = ["GovernedTools", "function_schema"]
 
 FRAMEWORK = "openai"
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def function_schema(fn: Callable[..., Any]) -> dict[str, Any]:
@@ -111,7 +110,7 @@ class GovernedTools:
 
     def register(
         self,
-        fn: F | None = None,
+        fn: Callable[..., Any] | None = None,
         *,
         name: str | None = None,
         description: str | None = None,
@@ -121,7 +120,7 @@ class GovernedTools:
         """Register ``fn`` (usable as ``@tools.register`` or ``@tools.register(name=...)``).
         ``tool`` holds facts about it for the policy (``external``, ``risk_tier``, ``labels``)."""
 
-        def add(f: F) -> F:
+        def add(f: Callable[..., Any]) -> Callable[..., Any]:
             tool_name = name or f.__name__
             if tool_name in self._tools:
                 raise ValueError(f"a tool named {tool_name!r} is already registered")
