@@ -6,9 +6,10 @@
   or one announcing another identity, is refused outright; a tool whose definition changed since
   it was pinned (rug pull) or that was never approved is refused and hidden from
   :meth:`list_tools`, so the model never even reads its new description;
-* every tool call goes through the gate as a ``tool_call`` event (action ``mcp__<server>__<tool>``
-  by default, the usual MCP naming) with tool facts from the pin (``risk_tier``, ``external``, ``mcp_server``), and runs
-  with exactly the decided arguments; its outcome is audited and its budget settled;
+* every tool call goes through the gate as a ``tool_call`` event (action
+  ``mcp__<server>__<tool>`` by default, the usual MCP naming) with tool facts from the pin
+  (``risk_tier``, ``external``, ``labels.mcp_server``, ``labels.mcp_pin``), and runs with exactly
+  the decided arguments; its outcome is audited and its budget settled;
 * with ``verify_each_call=True`` the listing is fetched and verified again before every call, so
   a server that changes a tool in the middle of a session is caught at the next call.
 """
@@ -149,13 +150,24 @@ class GovernedMCPSession:
         if refusal is not None or pin is None:
             # Refused here whatever the policy says; the gate still decides (and audits) the
             # attempt, with the pin status as a fact the policy denies on.
-            status = ("changed" if name in self.verification.changed
-                      else "unapproved" if name in self.verification.new else "absent")
-            attempt = ToolCall(action=self.action(name), args=dict(arguments or {}), context=ctx,
-                               tool={"mcp_server": self.server, "risk_tier": "security_critical",
-                                     "external": True, "labels": {
-                                         "mcp_server": self.server, "mcp_tool": name,
-                                         "mcp_pin": status}})
+            status = (
+                "changed"
+                if name in self.verification.changed
+                else "unapproved"
+                if name in self.verification.new
+                else "absent"
+            )
+            attempt = ToolCall(
+                action=self.action(name),
+                args=dict(arguments or {}),
+                context=ctx,
+                tool={
+                    "mcp_server": self.server,
+                    "risk_tier": "security_critical",
+                    "external": True,
+                    "labels": {"mcp_server": self.server, "mcp_tool": name, "mcp_pin": status},
+                },
+            )
             await self.gate.acheck(attempt)
             raise MCPToolRefused(refusal or "the MCP server is not pinned")
         annotations = tool_definition(self._tools[name]).get("annotations") or {}
@@ -171,8 +183,9 @@ class GovernedMCPSession:
                 "destructive_hint": annotations.get("destructiveHint") is True,
             },
         }
-        event = ToolCall(action=self.action(name), args=dict(arguments or {}), context=ctx,
-                         tool=facts)
+        event = ToolCall(
+            action=self.action(name), args=dict(arguments or {}), context=ctx, tool=facts
+        )
         decision = await self.gate.aauthorize(event)
         if not decision.allowed:
             raise GovernanceError(decision)
