@@ -24,15 +24,24 @@ settings := object.union(defaults, s) if {
 	is_object(s)
 } else := defaults
 
-labels contains lower(l) if {
-	some l in object.get(input, "data_labels", [])
+labels contains ascii_lower(l) if {
+	ls := object.get(input, "data_labels", [])
+	is_array(ls) # `some .. in` over null/a number: OPA is undefined, regorus raises
+	some l in ls
 	is_string(l)
 }
 
-labels contains lower(c) if {
+labels contains ascii_lower(c) if {
 	c := object.get(input, ["resource", "classification"], null)
 	is_string(c)
 }
+
+# lower() differs between the engines outside ASCII (OPA, Go: simple case mapping, "İ" -> "i";
+# regorus, Rust: full mapping, "İ" -> "i̇"): only ASCII strings are lowercased, others are kept
+# as they are (identically in both engines).
+ascii_lower(s) := lower(s) if regex.match(`^[\x00-\x7f]*$`, s)
+
+ascii_lower(s) := s if not regex.match(`^[\x00-\x7f]*$`, s)
 
 external if input.action in settings.external_tools
 

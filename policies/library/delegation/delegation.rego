@@ -27,7 +27,9 @@ spawn := s if {
 
 granted contains x if {
 	some k in ["child_scopes", "requested_capabilities"]
-	some x in object.get(spawn, k, [])
+	xs := object.get(spawn, k, [])
+	is_array(xs) # `some .. in` over null/a number: OPA is undefined, regorus raises
+	some x in xs
 }
 
 deny contains {"rule": "library.delegation.target_not_allowed", "reason": "delegation target is not an allowed agent"} if {

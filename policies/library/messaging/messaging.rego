@@ -24,7 +24,7 @@ messaging if {
 }
 
 # Recipients from string or list arguments; anything else is reported as malformed.
-recipients contains lower(r) if {
+recipients contains ascii_lower(r) if {
 	messaging
 	some k in settings.recipient_args
 	v := object.get(input, ["args", k], null)
@@ -32,7 +32,7 @@ recipients contains lower(r) if {
 	some r in split(v, ",")
 }
 
-recipients contains lower(r) if {
+recipients contains ascii_lower(r) if {
 	messaging
 	some k in settings.recipient_args
 	v := object.get(input, ["args", k], null)
@@ -40,6 +40,13 @@ recipients contains lower(r) if {
 	some r in v
 	is_string(r)
 }
+
+# lower() differs between the engines outside ASCII (OPA, Go: simple case mapping, "İ" -> "i";
+# regorus, Rust: full mapping, "İ" -> "i̇"): only ASCII strings are lowercased, others are kept
+# as they are (identically in both engines).
+ascii_lower(s) := lower(s) if regex.match(`^[\x00-\x7f]*$`, s)
+
+ascii_lower(s) := s if not regex.match(`^[\x00-\x7f]*$`, s)
 
 external contains r if {
 	some raw in recipients
@@ -49,7 +56,7 @@ external contains r if {
 
 is_internal(r) if {
 	some d in settings.internal_domains
-	endswith(r, concat("", ["@", lower(d)]))
+	endswith(r, concat("", ["@", ascii_lower(d)]))
 }
 
 deny contains {"rule": "library.messaging.too_many_recipients", "reason": sprintf("more than %v recipients in one message", [settings.max_recipients])} if {
