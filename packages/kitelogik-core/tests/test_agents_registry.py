@@ -233,3 +233,16 @@ def test_delegate_hands_a_narrowed_credential(tmp_path: Path, broker) -> None:  
     with pytest.raises(GovernanceError) as err:
         reg.delegate(gate, root, "worker", ["iam:admin"])
     assert "global.agents.scope_escalation" in err.value.decision.rules
+
+
+async def test_async_lifecycle(reg: AgentRegistry, gate: FlowGate) -> None:
+    root = reg.register_root("root", "s1", CAPS).context
+    kid = await reg.aspawn(gate, root, "kid", ["fs:read"])
+    assert kid.record.depth == 1
+    out = await reg.adelegate(gate, root, "kid", ["fs:read"])
+    assert out.decision.allowed
+    assert await reg.akill("root") == ["root", "kid"]
+    d = await gate.acheck(
+        ToolCall(action="read_file", args={"path": "/srv/a"}, context=kid.context)
+    )
+    assert "global.control.agent_killed" in d.rules

@@ -262,3 +262,14 @@ def test_labels_shared_across_processes(tmp_path: Path) -> None:
     assert d.input["flow"]["provenance"][0]["name"] == "x.pdf"
     gate.flow.clear("s1")
     assert gate.check(post(ctx())).allowed
+
+
+def test_a_broken_flow_store_fails_closed(tmp_path: Path) -> None:
+    flow = FlowTracker(tmp_path / "flow.db")
+    gate = FlowGate(audit=None, flow=flow)
+    d = gate.authorize(ToolCall(action="read_file", args={"path": "/srv/a"}, context=ctx()))
+    flow.close()  # the store goes away between decision and outcome
+    assert gate.invoke(d, lambda path: "ran") == "ran"  # settling never raises
+    after = gate.check(post(ctx()))
+    assert after.verdict == "deny"  # and nothing is allowed without the session's labels
+    assert after.reasons[0].startswith("internal error")

@@ -16,6 +16,7 @@ shares them. The caller never computes any of this; it only declares facts about
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -28,6 +29,8 @@ from kitelogik.decision import Decision
 from kitelogik.events import GovernanceEvent
 from kitelogik.gate import PolicyGate
 from kitelogik.protocols import Outcome
+
+log = logging.getLogger("kitelogik.flow")
 
 __all__ = [
     "LABELS",
@@ -286,7 +289,10 @@ class FlowGate(PolicyGate):
         actual: Mapping[str, float] | None,
     ) -> Any:
         if outcome == "ran":
-            self.observe_result(decision)
+            try:
+                self.observe_result(decision)
+            except Exception:  # the action already ran: log, never raise here
+                log.exception("data-flow tracking failed for decision %s", decision.id)
         return (yield from super()._after(decision, outcome, error, actual))
 
     def observe_result(

@@ -552,6 +552,43 @@ class AgentRegistry:
             )
         return killed
 
+    # ------------------------------------------------------------------ async variants
+    # They run the sync operation in a worker thread (the gate is thread-safe), so an async
+    # framework can spawn, delegate and kill without blocking its event loop.
+
+    async def aspawn(
+        self,
+        gate: Any,
+        parent: SessionContext,
+        child_id: str,
+        requested_capabilities: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> Spawned:
+        import asyncio
+
+        return await asyncio.to_thread(
+            self.spawn, gate, parent, child_id, tuple(requested_capabilities), **kwargs
+        )
+
+    async def adelegate(
+        self,
+        gate: Any,
+        ctx: SessionContext,
+        target_agent_id: str,
+        scopes: Iterable[str],
+        **kwargs: Any,
+    ) -> Delegated:
+        import asyncio
+
+        return await asyncio.to_thread(
+            self.delegate, gate, ctx, target_agent_id, tuple(scopes), **kwargs
+        )
+
+    async def akill(self, agent_id: str, reason: str = "killed") -> list[str]:
+        import asyncio
+
+        return await asyncio.to_thread(self.kill, agent_id, reason)
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
