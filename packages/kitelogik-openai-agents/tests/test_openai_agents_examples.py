@@ -1,4 +1,4 @@
-"""Every example in examples/openai-agents/ runs offline (scripted model, no API key) and checks itself."""
+"""Every example in examples/openai-agents/ runs offline (scripted model, no API key)."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from kitelogik import adapters
 from kitelogik.adapters import ContextSource
 from kitelogik.canonical import thaw
 from kitelogik.decision import Decision
-from kitelogik.events import GovernanceEvent
+from kitelogik.events import GovernanceEvent, SessionContext
 from kitelogik.gate import PolicyGate
 from pydantic_ai import ApprovalRequired, DeferredToolRequests, DeferredToolResults, ToolDenied
 from pydantic_ai.capabilities import AbstractCapability
@@ -66,7 +66,12 @@ class _Governor:
         if escalation not in ("auto", "approver", "interrupt"):
             raise ValueError(f"escalation must be auto, approver or interrupt, not {escalation!r}")
         self.gate = gate
-        self.context = context
+        # A fixed session is tagged with the framework once, not on every call.
+        self.context = (
+            context.with_framework(FRAMEWORK)
+            if isinstance(context, SessionContext) and context.framework != FRAMEWORK
+            else context
+        )
         self.escalation: Escalation = escalation
         self.tool_facts = {k: dict(v) for k, v in (tools or {}).items()}
         #: (session id, call id) -> (fingerprint, decision): escalated, waiting for a resume.
