@@ -11,6 +11,11 @@ if [ ${#plugins[@]} -eq 0 ]; then
   done
 fi
 [ ${#plugins[@]} -eq 0 ] && { echo "no plugins"; exit 0; }
+failed=()
 for p in "${plugins[@]}"; do
-  scripts/plugin-env.sh "$p"
+  scripts/plugin-env.sh "$p" || failed+=("$p")
 done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "plugin test environments failed: ${failed[*]}" >&2
+  exit 1
+fi
