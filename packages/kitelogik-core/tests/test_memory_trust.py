@@ -160,3 +160,31 @@ def test_policies_see_the_provenance_behind_an_action(tmp_path: Path) -> None:
     assert {"kind": "tool", "name": "http_get", "trust": "untrusted", "trust_rank": 0} in d.input[
         "flow"
     ]["provenance"]
+
+
+def test_laundering_labelled_data_through_memory(tmp_path: Path) -> None:
+    """Attack: a session that holds confidential data writes it to shared memory labelled
+    'public'; a public-clearance agent in another session reads it and posts it."""
+    gate = FlowGate(audit=None)
+    mem = MemoryStore(tmp_path / "m.db", gate=gate)
+    cleared = SessionContext(session_id="s-hr", session_scopes=["clearance:confidential"])
+    gate.flow.observe("s-hr", ["confidential"])
+    e = mem.write(
+        cleared,
+        "alice earns 100000",
+        tier="agent",
+        source=Source("agent"),
+        labels=["public"],
+        namespace="shared",
+    )
+    assert e.labels == ("confidential", "public")  # the session's label travels with the data
+    low = SessionContext(session_id="s-web", session_scopes=["net:http", "clearance:public"])
+    with pytest.raises(GovernanceError) as err:
+        mem.read(low, namespace="shared")
+    assert "global.classification.insufficient_clearance" in err.value.decision.rules
+    assert gate.flow.high_water("s-web") is None
+    # A session with the clearance may read, and then carries the label itself.
+    other = SessionContext(session_id="s-ok", session_scopes=["net:http", "clearance:confidential"])
+    assert mem.read(other, namespace="shared")[0].content == "alice earns 100000"
+    post = ToolCall(action="http_get", args={"url": "https://paste.example.com"}, context=other)
+    assert gate.check(post).verdict == "deny"

@@ -236,7 +236,12 @@ class MemoryStore:
         if not isinstance(content, str) or not content:
             raise ValueError("content must be a non-empty string")
         ns = namespace or ctx.session_id
-        lbls = tuple(sorted(set(labels if labels is not None else self.default_labels)))
+        given = set(labels if labels is not None else self.default_labels)
+        if self.flow is not None:
+            # What the session has seen travels with what it writes: a confidential session
+            # cannot launder its data through memory by labelling the entry lower.
+            given |= set(self.flow.state(ctx.session_id).labels)
+        lbls = tuple(sorted(given))
         effective, spoofed = self.effective_source(ctx.session_id, content, source)
         digest = hashlib.sha256(content.encode()).hexdigest()
         decision_id: str | None = None
@@ -324,7 +329,9 @@ class MemoryStore:
         contains: str | None = None,
     ) -> list[MemoryEntry]:
         """Entries of ``namespace`` (default: the session's), optionally only from ``min_tier``
-        up. What is returned is recorded in the session's data flow: its labels raise the
+        up. With a gate, the read is a ``data.access`` (``memory.read``) decided on the labels of
+        the entries returned (raises :class:`GovernanceError` when the session lacks the
+        clearance). What is returned is recorded in the session's data flow: its labels raise the
         high-water mark and its sources become the session's provenance."""
         ns = namespace or ctx.session_id
         with self._lock:
@@ -353,10 +360,28 @@ class MemoryStore:
             for r in rows
             if trust_rank(r[2]) >= floor and (contains is None or contains in r[3])
         ]
-        if self.flow is not None and out:
-            self.flow.observe(
-                ctx.session_id, {lbl for e in out for lbl in e.labels}, {e.source for e in out}
+        if not out:
+            return out
+        labels = sorted({lbl for e in out for lbl in e.labels})
+        gate: Any = self.gate
+        if gate is not None:
+            # Reading is a data access like any other: the session needs the clearance for
+            # the most sensitive entry it would receive.
+            decision = gate.authorize(
+                DataAccess(
+                    action="memory.read",
+                    mode="read",
+                    context=ctx,
+                    data_labels=labels,
+                    classification=max_label(labels),
+                    args={"namespace": ns, "entries": len(out)},
+                )
             )
+            if not decision.allowed:
+                raise GovernanceError(decision)
+            gate.record_outcome(decision, "ran", None)
+        if self.flow is not None:
+            self.flow.observe(ctx.session_id, labels, {e.source for e in out})
         return out
 
     def close(self) -> None:
