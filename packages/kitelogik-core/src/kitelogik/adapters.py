@@ -18,6 +18,7 @@ share one implementation of the parts that matter for safety:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -30,12 +31,13 @@ from kitelogik.canonical import thaw
 from kitelogik.decision import Decision
 from kitelogik.events import AgentSpawn, Delegation, GovernanceEvent, SessionContext, ToolCall
 from kitelogik.gate import PolicyGate
-from kitelogik.protocols import ApprovalResult
+from kitelogik.protocols import ApprovalResult, Outcome
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ArgumentsError",
     "InstalledPlugin",
+    "OpenCall",
     "PendingEscalations",
     "PluginInfo",
     "UnsupportedFramework",
@@ -44,6 +46,7 @@ __all__ = [
     "approval_request",
     "aresolve_approval",
     "arun_allowed",
+    "begin_allowed",
     "delegation_event",
     "denial_message",
     "govern",
@@ -53,6 +56,7 @@ __all__ = [
     "resolve_approval",
     "resolve_context",
     "run_allowed",
+    "running_decision",
     "spawn_event",
     "tool_call_event",
 ]
@@ -236,6 +240,76 @@ async def arun_allowed(
         return await run(decided)
 
     return await gate.ainvoke(decision, call)
+
+
+class OpenCall:
+    """An allowed call running between a framework's separate before- and after-hook (the
+    framework runs the tool itself, after the before-hook returns). :func:`begin_allowed`
+    opens it in the before-hook, :meth:`finish` closes it in the after-hook.
+
+    Between the two, a nested enforcement point in the same context (a tool body that is itself
+    ``@governed``) reuses this decision, exactly as inside :meth:`PolicyGate.invoke`; finishing
+    audits the outcome once and settles the budget. Frameworks that run the tool in another
+    context than the hook lose only the nested reuse (the nested point then decides again)."""
+
+    __slots__ = ("_done", "_lock", "_token", "decision", "gate")
+
+    def __init__(self, gate: PolicyGate, decision: Decision) -> None:
+        from kitelogik.gate import _RUNNING, _call_key
+
+        self.gate = gate
+        self.decision = decision
+        self._done = False
+        self._lock = threading.Lock()
+        running = _RUNNING.get()
+        if running is not None and running[1].id == decision.id:
+            self._token = None  # nested inside the very same call: the outer one audits
+            self._done = True
+        else:
+            self._token = _RUNNING.set((_call_key(decision), decision))
+
+    def _close(self) -> bool:
+        from kitelogik.gate import _RUNNING
+
+        with self._lock:
+            if self._done:
+                return False
+            self._done = True
+        if self._token is not None:
+            # Finished from another context (ValueError): leave that context alone.
+            with contextlib.suppress(ValueError):
+                _RUNNING.reset(self._token)
+        return True
+
+    def finish(self, outcome: Outcome = "ran", error: str | None = None) -> None:
+        """Audit the outcome (``ran``, ``failed`` or ``skipped``) once; later calls are no-ops."""
+        if self._close():
+            self.gate.record_outcome(self.decision, outcome, error)
+
+    async def afinish(self, outcome: Outcome = "ran", error: str | None = None) -> None:
+        if self._close():
+            await self.gate.arecord_outcome(self.decision, outcome, error)
+
+
+def running_decision() -> Decision | None:
+    """The decision whose call is running in this context (inside :meth:`PolicyGate.invoke` /
+    ``ainvoke`` or an :class:`OpenCall`), if any. A second hook of the same framework on the
+    same call can skip deciding again when its call is exactly this one."""
+    from kitelogik.gate import _RUNNING
+
+    running = _RUNNING.get()
+    return running[1] if running is not None else None
+
+
+def begin_allowed(gate: PolicyGate, decision: Decision) -> OpenCall:
+    """Open an allowed (or approved) decision's call for a framework that runs the tool itself
+    between a before- and an after-hook; see :class:`OpenCall`. Raises
+    :class:`~kitelogik.decision.GovernanceError` if the decision does not allow the call."""
+    from kitelogik.decision import GovernanceError
+
+    if not decision.allowed:
+        raise GovernanceError(decision)
+    return OpenCall(gate, decision)
 
 
 # ---------------------------------------------------------------------------------- escalation
