@@ -19,7 +19,7 @@ settings := object.union(defaults, s) if {
 } else := defaults
 
 requested := r if {
-	r := object.get(input, ["budget", "requested"], {})
+	r := object.get(data.kitelogik.global.lib.inp, ["budget", "requested"], {})
 	is_object(r)
 } else := {}
 
@@ -38,7 +38,7 @@ deny contains {"rule": "library.budgets.bad_amount", "reason": sprintf("requeste
 deny contains {"rule": "library.budgets.token_arg", "reason": sprintf("%s above %v is not allowed", [k, settings.max_tokens_arg])} if {
 	input.event_type == "tool_call"
 	some k in settings.token_args
-	v := object.get(input, ["args", k], null)
+	v := object.get(data.kitelogik.global.lib.inp, ["args", k], null)
 	v != null
 	not within(v, settings.max_tokens_arg)
 }

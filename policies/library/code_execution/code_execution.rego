@@ -36,7 +36,7 @@ execution if {
 code contains c if {
 	execution
 	some k in settings.code_args
-	c := object.get(input, ["args", k], null)
+	c := object.get(data.kitelogik.global.lib.inp, ["args", k], null)
 	is_string(c)
 }
 
@@ -50,7 +50,7 @@ deny contains {"rule": "library.code_execution.dangerous", "reason": "the comman
 deny contains {"rule": "library.code_execution.uncheckable", "reason": "code arguments must be strings"} if {
 	execution
 	some k in settings.code_args
-	v := object.get(input, ["args", k], null)
+	v := object.get(data.kitelogik.global.lib.inp, ["args", k], null)
 	v != null
 	not is_string(v)
 }

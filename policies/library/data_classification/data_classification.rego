@@ -25,14 +25,14 @@ settings := object.union(defaults, s) if {
 } else := defaults
 
 labels contains ascii_lower(l) if {
-	ls := object.get(input, "data_labels", [])
+	ls := object.get(data.kitelogik.global.lib.inp, "data_labels", [])
 	is_array(ls) # `some .. in` over null/a number: OPA is undefined, regorus raises
 	some l in ls
 	is_string(l)
 }
 
 labels contains ascii_lower(c) if {
-	c := object.get(input, ["resource", "classification"], null)
+	c := object.get(data.kitelogik.global.lib.inp, ["resource", "classification"], null)
 	is_string(c)
 }
 
@@ -45,7 +45,7 @@ ascii_lower(s) := s if not regex.match(`^[\x00-\x7f]*$`, s)
 
 external if input.action in settings.external_tools
 
-external if object.get(input, ["tool", "external"], false) == true
+external if object.get(data.kitelogik.global.lib.inp, ["tool", "external"], false) == true
 
 deny contains {"rule": "library.data_classification.egress", "reason": sprintf("data labelled %s may not leave through %s", [l, input.action])} if {
 	external
@@ -55,7 +55,7 @@ deny contains {"rule": "library.data_classification.egress", "reason": sprintf("
 
 deny contains {"rule": "library.data_classification.secret_in_args", "reason": "a credential or private key appears in the tool arguments"} if {
 	input.event_type in {"tool_call", "plan"}
-	text := json.marshal(object.get(input, "args", {}))
+	text := json.marshal(object.get(data.kitelogik.global.lib.inp, "args", {}))
 	some p in settings.secret_patterns
 	regex.match(p, text)
 }

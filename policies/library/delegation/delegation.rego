@@ -35,7 +35,7 @@ granted contains x if {
 deny contains {"rule": "library.delegation.target_not_allowed", "reason": "delegation target is not an allowed agent"} if {
 	input.event_type == "agent.delegate"
 	count(settings.allowed_targets) > 0
-	not object.get(input, ["args", "target_agent_id"], null) in settings.allowed_targets
+	not object.get(data.kitelogik.global.lib.inp, ["args", "target_agent_id"], null) in settings.allowed_targets
 }
 
 deny contains {"rule": "library.delegation.scope_never_delegated", "reason": sprintf("scope %v is never delegated", [x])} if {
@@ -46,7 +46,7 @@ deny contains {"rule": "library.delegation.scope_never_delegated", "reason": spr
 
 deny contains {"rule": "library.delegation.too_deep", "reason": sprintf("delegation deeper than %v", [settings.max_depth])} if {
 	delegating
-	d := object.get(spawn, "depth", object.get(input, ["context", "delegation_depth"], 0) + 1)
+	d := object.get(spawn, "depth", object.get(data.kitelogik.global.lib.inp, ["context", "delegation_depth"], 0) + 1)
 	not shallow(d)
 }
 

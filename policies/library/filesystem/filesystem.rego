@@ -21,7 +21,7 @@ settings := object.union(defaults, s) if {
 } else := defaults
 
 paths contains p if {
-	ps := object.get(input, ["resource", "paths"], [])
+	ps := object.get(data.kitelogik.global.lib.inp, ["resource", "paths"], [])
 	is_array(ps) # `some .. in` over null/a number: OPA is undefined, regorus raises
 	some p in ps
 	is_string(p)

@@ -30,7 +30,7 @@ payment if {
 	input.action in settings.payment_tools
 }
 
-amount := object.get(input, ["args", "amount"], null)
+amount := object.get(data.kitelogik.global.lib.inp, ["args", "amount"], null)
 
 # A payment amount must be a positive number: "50", null, true or a negative number never pass.
 deny contains {"rule": "library.finance.bad_amount", "reason": "payment amount must be a positive number"} if {
@@ -47,7 +47,7 @@ deny contains {"rule": "library.finance.over_limit", "reason": sprintf("payment 
 # A currency, when given, must be one of the allowed ones.
 deny contains {"rule": "library.finance.currency", "reason": "payment currency is not allowed"} if {
 	payment
-	c := object.get(input, ["args", "currency"], null)
+	c := object.get(data.kitelogik.global.lib.inp, ["args", "currency"], null)
 	c != null
 	not c in settings.currencies
 }

@@ -27,7 +27,7 @@ messaging if {
 recipients contains ascii_lower(r) if {
 	messaging
 	some k in settings.recipient_args
-	v := object.get(input, ["args", k], null)
+	v := object.get(data.kitelogik.global.lib.inp, ["args", k], null)
 	is_string(v)
 	some r in split(v, ",")
 }
@@ -35,7 +35,7 @@ recipients contains ascii_lower(r) if {
 recipients contains ascii_lower(r) if {
 	messaging
 	some k in settings.recipient_args
-	v := object.get(input, ["args", k], null)
+	v := object.get(data.kitelogik.global.lib.inp, ["args", k], null)
 	is_array(v)
 	some r in v
 	is_string(r)
@@ -66,7 +66,7 @@ deny contains {"rule": "library.messaging.too_many_recipients", "reason": sprint
 deny contains {"rule": "library.messaging.malformed_recipients", "reason": "recipients must be a string or a list of strings"} if {
 	messaging
 	some k in settings.recipient_args
-	v := object.get(input, ["args", k], null)
+	v := object.get(data.kitelogik.global.lib.inp, ["args", k], null)
 	v != null
 	not is_string(v)
 	not string_list(v)
