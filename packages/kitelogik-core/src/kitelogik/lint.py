@@ -1,9 +1,20 @@
 """Static checks on policy sources that the engines do not make themselves.
 
-The embedded engine lacks some OPA builtins (regorus removed crypto and JWT support, and has no
-``net.cidr_merge``, ``rego.metadata.*`` or template strings). A policy using one of them would
-evaluate differently in the two engines, so it is refused at load time with the file and line,
-instead of deciding silently differently from OPA.
+The embedded engine (regorus) lacks some OPA builtins: crypto and JWT support were removed
+upstream, and it has no ``net.cidr_merge``, ``rego.metadata.*``, GraphQL, AWS request signing,
+template rendering or template strings. A policy using one of them would fail, or decide
+differently, in the two engines, so it is refused at load time with the file and line, instead of
+deciding silently differently from OPA. ``kitelogik validate`` reports the same findings.
+
+The list was measured, not guessed: every builtin of OPA's capabilities (``opa capabilities``)
+was called in regorus, and those it could not find are listed here (the test suite repeats that
+measurement against the installed regorus and OPA). ``http.send`` exists in regorus but is a stub
+that never answers, so it is refused too.
+
+The scan is lexical (no Rego parser is needed): comments and string literals (including
+multi-line raw strings) are blanked first, names imported with ``import ... as x`` or defined as
+functions in the module are not builtins, and a builtin is a dotted or plain name followed by
+``(``.
 """
 
 from __future__ import annotations
@@ -13,27 +24,49 @@ from dataclasses import dataclass
 
 from kitelogik.bundle import PolicyLoadError, PolicySet
 
-__all__ = ["UNSUPPORTED_BUILTINS", "Finding", "check_builtins", "find_unsupported_builtins"]
+__all__ = [
+    "UNSUPPORTED_BUILTINS",
+    "Finding",
+    "check_builtins",
+    "find_unsupported_builtins",
+    "is_unsupported",
+]
 
 #: Builtins (or builtin families, ending in ".") the embedded engine does not implement.
 UNSUPPORTED_BUILTINS: tuple[str, ...] = (
     "crypto.",
     "io.jwt.",
+    "graphql.",
+    "providers.aws.",
+    "rego.metadata.",
+    "rego.parse_module",
     "net.cidr_merge",
     "net.cidr_intersects",
     "net.cidr_overlap",
     "net.cidr_contains_matches",
     "net.lookup_ip_addr",
-    "rego.metadata.",
-    "rego.parse_module",
-    "graphql.",
-    "providers.aws.",
+    "regex.globs_match",
     "strings.render_template",
     "http.send",
+    # Deprecated OPA builtins (not available with `import rego.v1` either).
+    "all",
+    "any",
+    "re_match",
+    "set_diff",
+    "cast_array",
+    "cast_boolean",
+    "cast_null",
+    "cast_object",
+    "cast_set",
+    "cast_string",
 )
 
-_CALL = re.compile(r"(?<![\w.])([a-z_][\w]*(?:\.[a-z_][\w]*)+)\s*\(")
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`')
+_CALL = re.compile(r"(?<![\w.$])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)[ \t]*\(")
+_IMPORT = re.compile(r"^[ \t]*import[ \t]+([\w.\[\]\"]+)(?:[ \t]+as[ \t]+(\w+))?", re.MULTILINE)
+_FUNC_DEF = re.compile(
+    r"^[ \t]*([A-Za-z_]\w*)[ \t]*\([^()\n]*\)[ \t]*(?::=|=|if\b|\{)", re.MULTILINE
+)
+_TEMPLATE = 'template string $"..."'
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +82,66 @@ class Finding:
         )
 
 
+def is_unsupported(name: str) -> bool:
+    """True when ``name`` (a builtin's full name) is one the embedded engine lacks."""
+    return any(name == b or (b.endswith(".") and name.startswith(b)) for b in UNSUPPORTED_BUILTINS)
+
+
+def _blank(source: str) -> tuple[str, list[int]]:
+    """The source with comments and string contents replaced by spaces (newlines kept, so line
+    numbers stay right), and the offsets of template strings (``$"`` / ``$```)."""
+    out = list(source)
+    templates: list[int] = []
+    i, n = 0, len(source)
+    while i < n:
+        c = source[i]
+        if c == "#":
+            while i < n and source[i] != "\n":
+                out[i] = " "
+                i += 1
+            continue
+        if c in '"`':
+            if i > 0 and source[i - 1] == "$":
+                templates.append(i - 1)
+            quote = c
+            i += 1
+            while i < n and source[i] != quote:
+                if quote == '"' and source[i] == "\\":
+                    out[i] = " "
+                    i += 1
+                    if i >= n:
+                        break
+                if source[i] != "\n":
+                    out[i] = " "
+                i += 1
+            i += 1
+            continue
+        i += 1
+    return "".join(out), templates
+
+
 def find_unsupported_builtins(name: str, source: str) -> list[Finding]:
-    findings: list[Finding] = []
-    for lineno, raw in enumerate(source.splitlines(), 1):
-        code = raw.split("#", 1)[0] if '"' not in raw else _STRING.sub('""', raw).split("#", 1)[0]
-        if '$"' in raw.split("#", 1)[0]:
-            findings.append(Finding(name, lineno, "template string $\"...\""))
-        for match in _CALL.finditer(code):
-            fn = match.group(1)
-            if any(fn == b or (b.endswith(".") and fn.startswith(b)) for b in UNSUPPORTED_BUILTINS):
-                findings.append(Finding(name, lineno, fn))
-    return findings
+    """Every call in ``source`` (a Rego module named ``name``) to a builtin the embedded engine
+    lacks, and every template string, in source order."""
+    code, templates = _blank(source)
+    local: set[str] = set()
+    for m in _IMPORT.finditer(code):
+        alias = m.group(2) or m.group(1).rsplit(".", 1)[-1]
+        local.add(alias)
+    local.discard("v1")  # import rego.v1
+    for m in _FUNC_DEF.finditer(code):
+        local.add(m.group(1))
+    found: list[tuple[int, str]] = []
+    for m in _CALL.finditer(code):
+        fn = m.group(1)
+        head = fn.split(".", 1)[0]
+        if head in local or head in ("data", "input"):
+            continue
+        if is_unsupported(fn):
+            found.append((m.start(1), fn))
+    found += [(pos, _TEMPLATE) for pos in templates]
+    found.sort()
+    return [Finding(name, code.count("\n", 0, pos) + 1, fn) for pos, fn in found]
 
 
 def check_builtins(policy: PolicySet) -> None:
