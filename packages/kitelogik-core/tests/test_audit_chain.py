@@ -124,7 +124,7 @@ def check(b: dict[str, Any], **kw: Any) -> Any:
 def rewrite(b: dict[str, Any], rows: list[tuple[Any, ...]]) -> None:
     tamper(b, "DELETE FROM audit_records")
     for r in rows:
-        tamper(b, "INSERT INTO audit_records VALUES (?,?,?,?,?,?,?,?,?,?)", tuple(r))
+        tamper(b, "INSERT INTO audit_records VALUES (?,?,?,?,?,?,?,?,?,?,?)", tuple(r))
 
 
 def all_rows(b: dict[str, Any]) -> list[list[Any]]:
@@ -257,6 +257,7 @@ def test_inserted_record_is_named(filled: dict[str, Any]) -> None:
         fake.body,
         prev,
         chain_hash(fake.content_hash, prev, 25),
+        None,
     ]
     for r in rows[24:]:
         r[0] += 1

@@ -30,8 +30,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import hashlib
 import logging
 import os
+import secrets
 import threading
 import time
 import weakref
@@ -41,6 +43,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from kitelogik.audit._canon import Redactor, prepare
+from kitelogik.audit.journal import DEFAULT_DIR, Journal, orphans
+from kitelogik.audit.journal import dump as dump_entry
 from kitelogik.audit.records import (
     RESERVED_KINDS,
     Prepared,
@@ -61,7 +65,7 @@ log = logging.getLogger("kitelogik.audit")
 Mode = Literal["strict", "batched"]
 
 # Item slots (a list, so the writer can cache the prepared record across retries).
-_TICKET, _KIND, _TS, _PAYLOAD, _WAIT, _PREP, _ERR = range(7)
+_TICKET, _KIND, _TS, _PAYLOAD, _WAIT, _PREP, _ERR, _UID = range(8)
 _STRICT_SYNC = 1  # _WAIT values: None (batched), _STRICT_SYNC, or (loop, future)
 
 
@@ -96,6 +100,7 @@ class AuditLog:
         batch_delay: float | None = None,
         max_queue: int = 200_000,
         strict_timeout: float = 30.0,
+        crash_journal: bool | str | os.PathLike[str] | None = "auto",
     ) -> None:
         if mode not in ("strict", "batched"):
             raise ValueError(f"audit mode must be 'strict' or 'batched', not {mode!r}")
@@ -126,7 +131,13 @@ class AuditLog:
         )
         self.max_queue = max_queue
         self.strict_timeout = strict_timeout
+        self.journal_dir = _journal_dir(crash_journal, mode)
+        self._tag = ""
+        if self.journal_dir is not None:
+            self._tag = hashlib.sha256(self.store.log_id().encode()).hexdigest()[:16]
         self._init_runtime()
+        if self.journal_dir is not None:
+            self._recover()
         _OPEN.add(self)
 
     def _init_runtime(self) -> None:
@@ -144,6 +155,9 @@ class AuditLog:
         self._lost = 0
         self._oldest_ns = 0
         self.written = 0
+        self._journals: list[list[Any]] = []  # [Journal, last ticket written to it]
+        self._uid_prefix = secrets.token_hex(8) + "-"
+        self._uid_n = 0
 
     def __repr__(self) -> str:
         return f"AuditLog({self.store!r}, mode={self.mode!r})"
@@ -188,7 +202,9 @@ class AuditLog:
                 )
                 return [0, kind, 0, None, None, None, None]
             self._tickets += 1
-            item = [self._tickets, kind, time.time_ns(), payload, wait, None, None]
+            item = [self._tickets, kind, time.time_ns(), payload, wait, None, None, None]
+            if wait is None and self.journal_dir is not None:
+                self._journal_write(item)
             if not self._queue:
                 self._oldest_ns = item[_TS]
             self._queue.append(item)
@@ -198,6 +214,73 @@ class AuditLog:
                 self._idle = False
                 self._cv.notify()
             return item
+
+    def _journal_write(self, item: list[Any]) -> None:
+        # Under the lock, before the record is acknowledged (see kitelogik.audit.journal).
+        kind, payload = item[_KIND], item[_PAYLOAD]
+        if kind == "decision":
+            payload = item[_PAYLOAD] = decision_data(payload)
+        elif kind == "outcome":
+            payload = item[_PAYLOAD] = outcome_data(*payload)
+        try:
+            self._uid_n += 1
+            uid = item[_UID] = f"{self._uid_prefix}{self._uid_n}"
+            frame = dump_entry((uid, kind, item[_TS], payload))
+            current = self._journals[-1] if self._journals else None
+            if current is None or not current[0].fits(len(frame)):
+                current = [Journal(self.journal_dir, self._tag, len(frame)), 0]  # type: ignore[arg-type]
+                self._journals.append(current)
+            current[0].write_frame(frame)
+            current[1] = item[_TICKET]
+        except Exception as exc:
+            self._tickets -= 1
+            raise AuditUnavailable(f"audit crash journal failed: {_text(exc)}") from exc
+
+    def _journal_committed(self) -> None:
+        # Under the lock: reset or delete journal segments whose records are all committed.
+        durable = self._durable
+        keep = []
+        last = self._journals[-1]
+        for j in self._journals:
+            if j[1] > durable:
+                keep.append(j)
+            elif j is last:
+                if j[0].size:
+                    j[0].clear()  # a memory write, no system call
+                keep.append(j)
+            else:
+                j[0].close()
+        self._journals = keep
+
+    def _recover(self) -> None:
+        """Append the records a dead process acknowledged but did not commit."""
+        for path, entries in orphans(self.journal_dir, self._tag):  # type: ignore[arg-type]
+            try:
+                have = self.store.existing_uids([e[0] for e in entries]) if entries else set()
+                missing = [e for e in entries if e[0] not in have]
+                if missing:
+                    prepared = [
+                        prepare_record(
+                            kind,
+                            ts,
+                            data,
+                            self.redactor,
+                            trusted_keys=kind in RESERVED_KINDS,
+                            uid=uid,
+                        )
+                        for uid, kind, ts, data in missing
+                    ]
+                    self.store.append(
+                        prepared, self.signer, self.checkpoint_every, self.checkpoint_seconds
+                    )
+                    log.warning(
+                        "recovered %d audit records from the crash journal %s",
+                        len(missing),
+                        path.name,
+                    )
+                path.unlink()
+            except Exception as exc:  # noqa: BLE001 - left in place for the next attempt
+                log.error("audit crash journal %s not recovered yet: %s", path, _text(exc))
 
     def _submit(self, kind: str, payload: Any, strict: bool) -> None:
         try:
@@ -333,24 +416,30 @@ class AuditLog:
     def _prepare(self, item: list[Any]) -> Prepared:
         prep = item[_PREP]
         if prep is None:
-            kind, payload = item[_KIND], item[_PAYLOAD]
+            kind, payload, uid = item[_KIND], item[_PAYLOAD], item[_UID]
             try:
                 if kind == "decision":
+                    data = payload if isinstance(payload, dict) else decision_data(payload)
                     prep = prepare_record(
-                        kind, item[_TS], decision_data(payload), self.redactor, trusted_keys=True
+                        kind, item[_TS], data, self.redactor, trusted_keys=True, uid=uid
                     )
                 elif kind == "outcome":
+                    data = payload if isinstance(payload, dict) else outcome_data(*payload)
                     prep = prepare_record(
-                        kind, item[_TS], outcome_data(*payload), self.redactor, trusted_keys=True
+                        kind, item[_TS], data, self.redactor, trusted_keys=True, uid=uid
                     )
                 else:  # already copied and redacted by record_event
-                    prep = prepare_record(kind, item[_TS], payload, None)
+                    prep = prepare_record(kind, item[_TS], payload, None, uid=uid)
             except Exception as exc:  # noqa: BLE001 - record that a record could not be made
-                did = getattr(
-                    payload if kind == "decision" else (payload[0] if kind == "outcome" else None),
-                    "id",
-                    None,
-                )
+                if isinstance(payload, dict):
+                    did = payload.get("decision_id")
+                else:
+                    src = (
+                        payload
+                        if kind == "decision"
+                        else (payload[0] if kind == "outcome" else None)
+                    )
+                    did = getattr(src, "id", None)
                 prep = prepare_record(
                     kind, item[_TS], {"decision_id": did, "unrecordable": _text(exc)}, None
                 )
@@ -365,6 +454,8 @@ class AuditLog:
             if self._error is not None:
                 log.warning("audit store recovered")
             self._error = None
+            if self._journals:
+                self._journal_committed()
             self._done.notify_all()
         for item in batch:
             w = item[_WAIT]
@@ -444,6 +535,12 @@ class AuditLog:
                 log.error("final audit checkpoint failed: %s", _text(exc))
         if not flushed:
             log.error("audit log closed with %d records not written", len(self._queue))
+        for j in self._journals:
+            if flushed:
+                j[0].close()  # everything committed: delete
+            else:
+                j[0].release()  # keep it for the next process to recover
+        self._journals = []
         self.store.close()
         _OPEN.discard(self)
 
@@ -455,9 +552,22 @@ class AuditLog:
 
     def _after_fork(self) -> None:
         # The child must not write the parent's queued records a second time, nor use its
-        # connection or threads.
+        # connection, threads or journal (closing our copy of its descriptor releases the
+        # parent's lock only when the parent dies).
+        for j in self._journals:
+            j[0].release()
         self._init_runtime()
         self.store.reopen()
+
+
+def _journal_dir(setting: Any, mode: str) -> Path | None:
+    if setting is None or setting is False or mode == "strict":
+        return None  # strict records are durable before they are acknowledged
+    if setting == "auto":
+        return DEFAULT_DIR if DEFAULT_DIR.is_dir() and os.access(DEFAULT_DIR, os.W_OK) else None
+    if setting is True:
+        return DEFAULT_DIR
+    return Path(setting)
 
 
 def _resolve(wait: tuple[Any, Any], exc: BaseException | None) -> None:

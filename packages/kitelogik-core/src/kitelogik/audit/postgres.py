@@ -28,9 +28,10 @@ CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS audit_records (
     seq BIGINT PRIMARY KEY, ts TEXT NOT NULL, kind TEXT NOT NULL, decision_id TEXT,
     verdict TEXT, action TEXT, session_id TEXT, body TEXT NOT NULL, prev TEXT NOT NULL,
-    hash TEXT NOT NULL);
+    hash TEXT NOT NULL, uid TEXT);
 CREATE INDEX IF NOT EXISTS audit_records_ts ON audit_records(ts);
 CREATE INDEX IF NOT EXISTS audit_records_decision ON audit_records(decision_id);
+CREATE INDEX IF NOT EXISTS audit_records_uid ON audit_records(uid);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     seq BIGINT PRIMARY KEY, ts TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL,
     public_key TEXT NOT NULL, signature TEXT NOT NULL, payload TEXT NOT NULL);
@@ -160,7 +161,8 @@ class PostgresAuditStore:
                 if rows:
                     with conn.cursor() as cur:
                         cur.executemany(
-                            "INSERT INTO audit_records VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)", rows
+                            "INSERT INTO audit_records VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                            rows,
                         )
                     seq, prev = rows[-1][0], rows[-1][9]
                 if signer is not None:
@@ -224,6 +226,13 @@ class PostgresAuditStore:
             cur.execute(sql + " ORDER BY seq", params)
             for r in cur:
                 yield Row(int(r[0]), *r[1:])
+
+    def existing_uids(self, uids: Sequence[str]) -> set[str]:
+        with _psycopg().connect(self.dsn) as conn:
+            rows = conn.execute(
+                "SELECT uid FROM audit_records WHERE uid = ANY(%s)", (list(uids),)
+            ).fetchall()
+        return {r[0] for r in rows}
 
     def checkpoints(self) -> list[Checkpoint]:
         with _psycopg().connect(self.dsn) as conn:

@@ -69,6 +69,8 @@ class Prepared(NamedTuple):
     session_id: str | None
     body: str
     content_hash: str
+    #: A unique id for crash recovery (not part of the chain).
+    uid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,7 @@ class Row:
     body: str
     prev: str
     hash: str
+    uid: str | None = None  # crash-recovery id, not part of the chain
 
     def to_dict(self) -> dict[str, Any]:
         import json
@@ -100,10 +103,10 @@ class Row:
 
 def _input_field(decision: Decision, section: str, name: str) -> Any:
     doc = decision.input
-    if not isinstance(doc, Mapping):
+    if doc is None:
         return None
-    sec = doc.get(section)
-    return sec.get(name) if isinstance(sec, Mapping) else None
+    sec = doc.get(section) if isinstance(doc, dict | Mapping) else None
+    return sec.get(name) if isinstance(sec, dict | Mapping) else None
 
 
 def decision_data(decision: Decision) -> dict[str, Any]:
@@ -143,7 +146,12 @@ def outcome_data(decision: Decision, outcome: str, error: str | None) -> dict[st
 
 
 def prepare_record(
-    kind: str, ts_ns: int, data: Any, redactor: Redactor | None, trusted_keys: bool = False
+    kind: str,
+    ts_ns: int,
+    data: Any,
+    redactor: Redactor | None,
+    trusted_keys: bool = False,
+    uid: str | None = None,
 ) -> Prepared:
     """Redact, canonicalize and hash one record's content (no store, no lock needed)."""
     ts = format_ts(ts_ns)
@@ -164,4 +172,5 @@ def prepare_record(
         sid if type(sid) is str else None,
         body,
         hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        uid,
     )

@@ -45,6 +45,10 @@ class AuditStore(Protocol):
 
     def checkpoints(self) -> list[Checkpoint]: ...
 
+    def existing_uids(self, uids: Sequence[str]) -> set[str]:
+        """Which of these crash-recovery ids are already stored."""
+        ...
+
     def head(self) -> tuple[int, str]: ...
 
     def log_id(self) -> str: ...
@@ -82,7 +86,19 @@ def link(batch: Sequence[Prepared], seq: int, prev: str) -> list[tuple]:
         seq += 1
         h = chain_hash(p.content_hash, prev, seq)
         rows.append(
-            (seq, p.ts, p.kind, p.decision_id, p.verdict, p.action, p.session_id, p.body, prev, h)
+            (
+                seq,
+                p.ts,
+                p.kind,
+                p.decision_id,
+                p.verdict,
+                p.action,
+                p.session_id,
+                p.body,
+                prev,
+                h,
+                p.uid,
+            )
         )
         prev = h
     return rows
@@ -93,9 +109,10 @@ CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS audit_records (
     seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, kind TEXT NOT NULL, decision_id TEXT,
     verdict TEXT, action TEXT, session_id TEXT, body TEXT NOT NULL, prev TEXT NOT NULL,
-    hash TEXT NOT NULL);
+    hash TEXT NOT NULL, uid TEXT);
 CREATE INDEX IF NOT EXISTS audit_records_ts ON audit_records(ts);
 CREATE INDEX IF NOT EXISTS audit_records_decision ON audit_records(decision_id);
+CREATE INDEX IF NOT EXISTS audit_records_uid ON audit_records(uid);
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     seq INTEGER PRIMARY KEY, ts TEXT NOT NULL, hash TEXT NOT NULL, key_id TEXT NOT NULL,
     public_key TEXT NOT NULL, signature TEXT NOT NULL, payload TEXT NOT NULL);
@@ -196,7 +213,7 @@ class SQLiteAuditStore:
             seq, prev = head if head else (0, GENESIS)
             rows = link(batch, seq, prev)
             if rows:
-                conn.executemany("INSERT INTO audit_records VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+                conn.executemany("INSERT INTO audit_records VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
                 seq, prev = rows[-1][0], rows[-1][9]
             if signer is not None:
                 self._maybe_checkpoint(conn, seq, prev, signer, every, seconds)
@@ -267,6 +284,24 @@ class SQLiteAuditStore:
                     yield Row(*r)
         finally:
             conn.close()
+
+    def existing_uids(self, uids: Sequence[str]) -> set[str]:
+        conn = self._open(readonly=True)
+        found: set[str] = set()
+        try:
+            for i in range(0, len(uids), 500):
+                chunk = list(uids[i : i + 500])
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT uid FROM audit_records WHERE uid IN ({marks})",  # noqa: S608
+                        chunk,
+                    )
+                )
+        finally:
+            conn.close()
+        return found
 
     def checkpoints(self) -> list[Checkpoint]:
         conn = self._open(readonly=True)
