@@ -90,9 +90,12 @@ fi
 
 echo "[$name] tests" >&2
 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$pkg/tests" ${PYTEST_ARGS:-}
+# Examples write their audit log under $KITELOGIK_HOME: a fresh one per run, outside the tree.
+exhome=$(mktemp -d)
+trap 'rm -rf "$exhome"' EXIT
 for ex in "${examples[@]}"; do
   echo "[$name] example $ex" >&2
-  "$venv/bin/python" "$ex" >/dev/null
+  KITELOGIK_HOME="$exhome/dev" "$venv/bin/python" "$ex" >/dev/null
 done
 
 # -- the built wheels, installed on their own ---------------------------------------------------
@@ -123,6 +126,6 @@ f = $module.__file__; assert 'site-packages' in f, f; print('$module from', f)" 
 ( cd /tmp && "$root/$wvenv/bin/python" -m pytest -q -p no:cacheprovider -c "$root/pyproject.toml" \
     --rootdir "$root" "$root/$pkg/tests" ${PYTEST_ARGS:-} )
 for ex in "${examples[@]}"; do
-  ( cd /tmp && "$root/$wvenv/bin/python" "$root/$ex" >/dev/null )
+  ( cd /tmp && KITELOGIK_HOME="$exhome/wheel" "$root/$wvenv/bin/python" "$root/$ex" >/dev/null )
 done
 echo "[$name] ok" >&2
