@@ -70,6 +70,7 @@ class Harness:
     approver: ScriptedApprover
     effects: SideEffectLog
     approval_style: ApprovalStyle
+    transcript: Transcript | None = None
 
     @property
     def script(self) -> tuple[Turn, ...]:
@@ -157,6 +158,7 @@ class AdapterConformance(abc.ABC):
             pytest.skip(f"{mode} path unsupported: {self.unsupported_modes[mode]}")
         h = self.harness(scenario_id, mode)
         transcript = self.run(h) if mode == "sync" else asyncio.run(self.arun(h))
+        h.transcript = transcript
         self.verify(h, transcript)
         return h
 
@@ -270,6 +272,17 @@ class AdapterConformance(abc.ABC):
     @_MODES
     def test_parallel_calls_with_escalation(self, mode: Mode) -> None:
         self.execute("parallel-escalation", mode)
+
+    @_MODES
+    def test_two_escalations_in_one_turn_each_wait(self, mode: Mode) -> None:
+        h = self.execute("parallel-two-escalations", mode)
+        seen = h.transcript.seen if h.transcript else {}
+        texts = [seen.get("call_1", ""), seen.get("call_2", "")]
+        ran = [t for t in texts if "transferred 3 to dave" in t]
+        refused = [t for t in texts if "rejected by the kit reviewer" in t]
+        assert (len(ran), len(refused)) == (1, 1), (
+            f"each escalated call must get its own answer: the model saw {texts}"
+        )
 
     @_MODES
     def test_engine_failure_denies(self, mode: Mode) -> None:

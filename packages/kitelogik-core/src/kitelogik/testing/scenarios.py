@@ -259,6 +259,24 @@ SCENARIOS: tuple[Scenario, ...] = (
         escalations=1,
     ),
     Scenario(
+        # Two escalations in one turn: each waits for its own approval; one is approved, the
+        # other rejected (which one depends on the order the framework asks in, so the calls
+        # are identical and only the count is fixed).
+        id="parallel-two-escalations",
+        script=(
+            Turn(
+                calls=(
+                    Call("transfer", {"amount": 3, "to": "dave"}, "call_1"),
+                    Call("transfer", {"amount": 3, "to": "dave"}, "call_2"),
+                )
+            ),
+            FINAL,
+        ),
+        ran=(("transfer", {"amount": 3, "to": "dave"}),),
+        approvals=("approve", "deny"),
+        escalations=2,
+    ),
+    Scenario(
         id="engine-failure",
         script=_one(Call("lookup", {"key": "alpha"}, "call_1")),
         seen={"call_1": "policy engine error"},
