@@ -138,26 +138,26 @@ def compiled_path(path: str | Path) -> Path:
 # --- Rego literals -------------------------------------------------------------------------------
 
 
+_SPECIAL = re.compile('["\\\\$\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff]')
+
+
+def _escape(m: re.Match[str]) -> str:
+    ch = m.group(0)
+    o = ord(ch)
+    if ch == '"':
+        return '\\"'
+    if ch == "\\":
+        return "\\\\"
+    if 0xD800 <= o <= 0xDFFF:
+        raise ValueError("string contains an unpaired UTF-16 surrogate")
+    # `$` too is written as an escape, so no output ever contains `$"` (a template string to
+    # linters); control and line-separator characters so a string never spans lines.
+    return f"\\u{o:04x}"
+
+
 def rego_string(s: str) -> str:
     """A Rego string literal whose value is exactly ``s`` (valid in OPA and regorus)."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "$":
-            # Written as an escape so no output ever contains `$"` (a template string to linters).
-            out.append("\\u0024")
-        elif o < 0x20 or o == 0x7F or 0x80 <= o <= 0x9F or o in (0x2028, 0x2029, 0xFEFF):
-            out.append(f"\\u{o:04x}")
-        elif 0xD800 <= o <= 0xDFFF:
-            raise ValueError("string contains an unpaired UTF-16 surrogate")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return '"' + _SPECIAL.sub(_escape, s) + '"'
 
 
 def rego_value(v: Any) -> str:
