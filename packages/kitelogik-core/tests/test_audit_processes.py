@@ -194,3 +194,66 @@ def test_fork_child_does_not_rewrite_parent_records(tmp_path: Path) -> None:
     sink.close()
     r = verify(SQLiteAuditStore(tmp_path / "a.db"))
     assert r.ok and r.records == 3
+
+
+CRASHER = textwrap.dedent("""
+    import os, sys
+    from kitelogik.audit import AuditLog, SQLiteAuditStore, Signer
+    from kitelogik.decision import Decision, new_decision_id
+
+    def dec(i):
+        return Decision(id=new_decision_id(), verdict="allow", reasons=(), risk_tier="low",
+                        rules=("r",), engine="rego", latency=1e-5, action="a",
+                        session_id="s", args={"i": i, "api_key": "sk-secret"})
+
+    sink = AuditLog(sys.argv[1], signer=Signer.from_file(sys.argv[2]),
+                    crash_journal=sys.argv[3], batch_delay=0.0)
+    for i in range(2):
+        d = dec(i); sink.record_decision(d); print(d.id)
+    sink.flush()                      # these two are committed ...
+    sink.batch_delay = 3600.0         # ... these three only acknowledged
+    for i in range(2, 5):
+        d = dec(i); sink.record_decision(d); print(d.id, flush=True)
+    os._exit(0)                       # dies without flushing (as a crash would)
+""")
+
+
+def test_orphaned_journal_is_recovered_exactly_once(tmp_path: Path) -> None:
+    db, key, jdir = tmp_path / "a.db", tmp_path / "k.key", tmp_path / "journal"
+    signer = Signer.from_file(key)
+    # A live process's journal must not be touched by another process's recovery.
+    live = AuditLog(db, signer=signer, crash_journal=jdir, batch_delay=3600.0)
+    from kitelogik.decision import Decision, new_decision_id
+
+    pending = Decision(
+        id=new_decision_id(),
+        verdict="allow",
+        reasons=(),
+        risk_tier="low",
+        rules=(),
+        engine="rego",
+        latency=0.0,
+        action="live",
+    )
+    live.record_decision(pending)
+    out = subprocess.run(
+        [sys.executable, "-c", CRASHER, str(db), str(key), str(jdir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    ids = out.stdout.split()
+    assert len(ids) == 5
+    assert len(list(SQLiteAuditStore(db).rows())) <= 2 + 1  # 3 acknowledged, not committed
+    AuditLog(db, signer=signer, crash_journal=jdir).close()  # recovers the dead one
+    AuditLog(db, signer=signer, crash_journal=jdir).close()  # nothing left to recover
+    live.close()
+    store = SQLiteAuditStore(db)
+    got = [r.decision_id for r in store.rows()]
+    assert sorted(got) == sorted([*ids, pending.id])  # all of them, each exactly once
+    r = verify(store, public_keys=[signer.public_raw])
+    assert r.ok and r.records == 6
+    assert not list(jdir.glob("*.journal"))
+    bodies = " ".join(row.body for row in store.rows())
+    assert "sk-secret" not in bodies and "[REDACTED]" in bodies  # redacted on recovery too

@@ -150,6 +150,7 @@ class AuditLog:
         self._error: BaseException | None = None
         self._idle = False
         self._busy = False  # the writer holds a batch taken from the queue
+        self._urgent = False  # a flush is waiting: no batch gathering delay
         self._closed = False
         self._thread: threading.Thread | None = None
         self._lost = 0
@@ -372,11 +373,14 @@ class AuditLog:
                     self.batch_delay > 0
                     and self._queue
                     and not self._closed
+                    and not self._urgent
                     and len(self._queue) < self.max_batch
                 ):
-                    self._cv.wait(self.batch_delay)  # let the batch gather
+                    self._cv.wait(self.batch_delay)  # let the batch gather (flush cuts it short)
                 n = min(len(self._queue), self.max_batch)
                 batch = [self._queue.popleft() for _ in range(n)]
+                if not self._queue:
+                    self._urgent = False
                 self._busy = bool(batch)
                 self._oldest_ns = self._queue[0][_TS] if self._queue else 0
             if not batch and self._error is not None:
@@ -499,6 +503,9 @@ class AuditLog:
         whose write failed, refused to its caller). False on timeout."""
         with self._lock:
             target = self._tickets
+            if self._queue:
+                self._urgent = True
+                self._cv.notify_all()
             deadline = None if timeout is None else time.monotonic() + timeout
             while self._thread is not None and (
                 self._busy or (self._queue and self._queue[0][_TICKET] <= target)
