@@ -476,3 +476,24 @@ async def test_async_path(tmp_path: Path) -> None:
     d2 = await gate.acheck(use({"tokens": 3}))
     assert d2.verdict == "deny"
     assert led.usage(session_account("s1"))["tokens"]["used"] == 8
+
+
+def test_budget_cli(tmp_path: Path) -> None:
+    from kitelogik.cli import app
+    from typer.testing import CliRunner
+
+    db = str(tmp_path / "cli.db")
+    run = CliRunner().invoke
+    r = run(app, ["budget", "set", "org:acme", "money=5000", "tokens=1e6", "--store", db])
+    assert r.exit_code == 0, r.output
+    assert "org:acme money: limit 5000, used 0, held 0, remaining 5000" in r.output
+    led = SQLiteBudgetLedger(db, organization="acme")
+    led.reserve(use({"money": 700}))  # a hold a dead process left behind
+    r = run(app, ["budget", "show", "org:acme", "--store", db, "--json"])
+    assert r.exit_code == 0
+    assert '"held": 700.0' in r.output
+    r = run(app, ["budget", "release-stale", "--older-than", "0", "--store", db])
+    assert "released 1 stale hold(s)" in r.output
+    assert led.usage("org:acme")["money"]["remaining"] == 5000
+    assert run(app, ["budget", "set", "org:acme", "money", "--store", db]).exit_code == 2
+    assert run(app, ["budget", "show", "org:none", "--store", db]).exit_code == 1
