@@ -224,3 +224,38 @@ def test_opa_070_accepts_compiled_yaml_and_the_library(tmp_path: Path) -> None:
             timeout=300,
         )
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_compiled_project_on_a_real_opa_server_matches_the_embedded_engine(tmp_path: Path) -> None:
+    """`kitelogik compile` output served by OPA 0.70 (bundle mode, as a fleet runs it) decides
+    every YAML test case of the scaffold and the examples exactly as the embedded engine does."""
+    import yaml
+
+    from kitelogik import OPAClient
+    from kitelogik.engines.rego import RegoEngine
+    from kitelogik.policy.testing import decision_verdict
+    from kitelogik.testing.opa import opa_server
+
+    if opa_binary() is None:
+        pytest.skip("the OPA 0.70 binary is installed by scripts/ensure-opa.sh (make test)")
+    sources = {p.stem: p.read_text() for p in EXAMPLES}
+    sources["scaffold"] = POLICY_YAML.format(name="shop")
+    for name, text in sources.items():
+        project = _project(tmp_path, name, text)
+        (project / "policy.rego").write_text(compile_file(project / "policy.yaml").rego)
+        bundle = tmp_path / f"bundle_{name}"
+        shutil.copytree(bundled_policy_dir(), bundle)
+        shutil.copy(project / "policy.rego", bundle / "project.rego")
+        embedded = RegoEngine(policy_dir=project, reload_interval=None)
+        assert embedded.error is None, embedded.error
+        with opa_server(bundle) as server:
+            client = OPAClient(server.url)
+            try:
+                for case in yaml.safe_load(text)["tests"]:
+                    doc = json.dumps(build_input(case["input"]))
+                    theirs = client.evaluate(doc).document
+                    mine = embedded.evaluate(doc).document
+                    assert theirs == mine, (name, case["name"])
+                    assert decision_verdict(theirs) == case["expect"], (name, case["name"])
+            finally:
+                client.close()
