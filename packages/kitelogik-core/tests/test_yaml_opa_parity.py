@@ -230,7 +230,6 @@ def test_compiled_project_on_a_real_opa_server_matches_the_embedded_engine(tmp_p
     """`kitelogik compile` output served by OPA 0.70 (bundle mode, as a fleet runs it) decides
     every YAML test case of the scaffold and the examples exactly as the embedded engine does."""
     import yaml
-
     from kitelogik import OPAClient
     from kitelogik.engines.rego import RegoEngine
     from kitelogik.policy.testing import decision_verdict
