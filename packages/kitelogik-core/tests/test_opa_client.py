@@ -506,3 +506,13 @@ def test_bad_answers_do_not_open_the_circuit(proxy: FaultProxy) -> None:
     for _ in range(5):
         assert "without a result" in reason_of(c)
     assert proxy.requests == 5
+
+
+def test_a_compressed_answer_is_refused(proxy: FaultProxy) -> None:
+    # identity is asked for; a gzip body is never decompressed (no decompression bomb).
+    import gzip
+
+    body = gzip.compress(b'{"result": {}}')
+    proxy.set("respond", status=200, body=body, headers={"Content-Encoding": "gzip"})
+    assert "gzip-encoded answer" in reason_of(client(proxy.url))
+    assert proxy.last_request_headers["accept-encoding"] == "identity"

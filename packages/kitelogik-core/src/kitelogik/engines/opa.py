@@ -429,9 +429,18 @@ class OPAClient:
         )
         self._ssl_context = ctx
         self._limits = limits
-        self._client = httpx.Client(transport=_Transport(ctx, limits), **self._common)
+        # Decisions go straight to the client's transport (its keep-alive connection pool):
+        # cookies, auth flows, redirects and event hooks are per-request client machinery a
+        # decision never needs, and skipping them halves the client's cost. health() uses the
+        # client itself.
+        self._url = httpx.URL(self._endpoint)
+        self._request_headers = httpx.Headers(headers)
+        self._transport = _Transport(ctx, limits)
+        self._client = httpx.Client(transport=self._transport, **self._common)
         # Async connections belong to the event loop that opened them: one client per loop.
-        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
+        self._aclients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, _AsyncTransport]
+        ]
         self._aclients = weakref.WeakKeyDictionary()
         self._alock = threading.Lock()
         self._breaker = _Breaker(breaker_threshold, breaker_cooldown)
@@ -490,22 +499,28 @@ class OPAClient:
         finally:
             _DEADLINE.reset(token)
 
-    def _aclient(self) -> httpx.AsyncClient:
+    def _aclient(self) -> tuple[httpx.AsyncClient, _AsyncTransport]:
         loop = asyncio.get_running_loop()
-        client = self._aclients.get(loop)
-        if client is None:
+        pair = self._aclients.get(loop)
+        if pair is None:
             with self._alock:
-                client = self._aclients.get(loop)
-                if client is None:
-                    client = httpx.AsyncClient(
-                        transport=_AsyncTransport(self._ssl_context, self._limits), **self._common
-                    )
-                    self._aclients[loop] = client
-        return client
+                pair = self._aclients.get(loop)
+                if pair is None:
+                    transport = _AsyncTransport(self._ssl_context, self._limits)
+                    client = httpx.AsyncClient(transport=transport, **self._common)
+                    pair = self._aclients[loop] = (client, transport)
+        return pair
 
-    def _request_timeout(self, deadline: float) -> httpx.Timeout:
+    def _request(self, body: bytes, deadline: float) -> httpx.Request:
         left = max(deadline - time.monotonic(), 0.001)
-        return httpx.Timeout(left, connect=min(self.connect_timeout, left), pool=left)
+        connect = min(self.connect_timeout, left)
+        return httpx.Request(
+            "POST",
+            self._url,
+            headers=self._request_headers,
+            content=body,
+            extensions={"timeout": {"connect": connect, "read": left, "write": left, "pool": left}},
+        )
 
     # -- health and lifecycle ----------------------------------------------------------------
 
@@ -525,7 +540,7 @@ class OPAClient:
         url = f"{self.url}/health" + ("?bundles" if bundles else "")
         token = _DEADLINE.set(time.monotonic() + self.timeout)
         try:
-            return (await self._aclient().get(url)).status_code == 200
+            return (await self._aclient()[0].get(url)).status_code == 200
         except Exception:  # noqa: BLE001 - health never raises; any failure is "not healthy"
             return False
         finally:
@@ -535,9 +550,9 @@ class OPAClient:
         self._client.close()
 
     async def aclose(self) -> None:
-        client = self._aclients.pop(asyncio.get_running_loop(), None)
-        if client is not None:
-            await client.aclose()
+        pair = self._aclients.pop(asyncio.get_running_loop(), None)
+        if pair is not None:
+            await pair[0].aclose()
         self._client.close()
 
     def __enter__(self) -> OPAClient:
@@ -564,16 +579,13 @@ class OPAClient:
         received = b""
         status = 0
         try:
-            request = self._client.build_request(
-                "POST", self._endpoint, content=body, timeout=self._request_timeout(deadline)
-            )
-            response = self._client.send(request, stream=True)
+            response = self._transport.handle_request(self._request(body, deadline))
             try:
                 status = response.status_code
-                self._check_length(response)
+                self._check_headers(response)
                 chunks: list[bytes] = []
                 size = 0
-                for chunk in response.iter_bytes():
+                for chunk in response.stream:  # type: ignore[union-attr]
                     size += len(chunk)
                     if size > self.max_response_bytes:
                         raise _Failure(self._too_large())
@@ -591,17 +603,14 @@ class OPAClient:
         received = b""
         status = 0
         try:
-            client = self._aclient()
-            request = client.build_request(
-                "POST", self._endpoint, content=body, timeout=self._request_timeout(deadline)
-            )
-            response = await client.send(request, stream=True)
+            _, transport = self._aclient()
+            response = await transport.handle_async_request(self._request(body, deadline))
             try:
                 status = response.status_code
-                self._check_length(response)
+                self._check_headers(response)
                 chunks: list[bytes] = []
                 size = 0
-                async for chunk in response.aiter_bytes():
+                async for chunk in response.stream:  # type: ignore[union-attr]
                     size += len(chunk)
                     if size > self.max_response_bytes:
                         raise _Failure(self._too_large())
@@ -618,10 +627,16 @@ class OPAClient:
     def _too_large(self) -> str:
         return f"OPA's answer is larger than the {self.max_response_bytes}-byte limit"
 
-    def _check_length(self, response: httpx.Response) -> None:
+    def _check_headers(self, response: httpx.Response) -> None:
         length = response.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_response_bytes:
             raise _Failure(self._too_large())
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            # The raw body is read (no decoders, no decompression bomb): identity was asked for.
+            raise _Failure(
+                f"OPA at {self.url} sent a {encoding}-encoded answer although identity was asked"
+            )
 
     def _transport_failure(self, exc: BaseException, status: int, deadline: float) -> _Failure:
         where = f"OPA at {self.url}"
