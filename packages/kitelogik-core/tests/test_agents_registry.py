@@ -246,3 +246,25 @@ async def test_async_lifecycle(reg: AgentRegistry, gate: FlowGate) -> None:
         ToolCall(action="read_file", args={"path": "/srv/a"}, context=kid.context)
     )
     assert "global.control.agent_killed" in d.rules
+
+
+def test_credential_depth_cannot_be_hidden_by_a_shallow_context(tmp_path: Path) -> None:
+    """Attack: an agent whose verified token sits at depth 3 calls a plain gate (no registry)
+    with a context claiming depth 0, so the spawned child would look like depth 1."""
+    from kitelogik.anchor.credentials import CredentialBroker
+
+    broker = CredentialBroker(tmp_path / "c.db", tmp_path / "k.json", max_delegation_depth=5)
+    token = broker.issue("s1", ["fs:read"], agent_id="root").token
+    for i in range(3):
+        token = broker.delegate(token, ["fs:read"], "s1", agent_id=f"a{i + 1}").token
+    assert broker.verify(token).depth == 3
+    gate = PolicyGate(audit=None, credentials=broker)
+    liar = SessionContext(session_id="s1", agent_id="a3", delegation_depth=0, token=token,
+                          session_scopes=["fs:read"])
+    d = gate.check(AgentSpawn(action="agent", context=liar, requested_capabilities=["fs:read"],
+                              parent_capabilities=["fs:read"]))
+    assert d.verdict == "deny"
+    assert "global.agents.depth_limit" in d.rules
+    assert d.input is not None
+    assert d.input["spawn"]["depth"] == 4
+    broker.close()

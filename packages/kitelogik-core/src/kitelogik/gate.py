@@ -436,6 +436,9 @@ class PolicyGate:
                 ctxdoc = doc["context"]
                 ctxdoc["session_scopes"] = [s for s in ctxdoc["session_scopes"] if s in allowed]
                 ctxdoc["delegation_depth"] = max(ctxdoc["delegation_depth"], cred.depth)
+                spawn = doc.get("spawn")
+                if isinstance(spawn, dict):  # the child sits below the *verified* depth
+                    spawn["depth"] = max(spawn.get("depth") or 0, ctxdoc["delegation_depth"] + 1)
                 if cred.agent_id is not None:
                     ctxdoc["agent_id"] = cred.agent_id
             if self.budget is not None:
