@@ -178,3 +178,28 @@ def test_subgraph_spawn_is_governed(child: str) -> None:
             assert ran == []
             assert "[kitelogik] DENIED rogue" in out["messages"][-1].content
     assert [d.event_type for d in audit.decisions] == ["agent.spawn", "agent.spawn"]
+
+
+def test_tool_node_inside_a_running_governed_call_does_not_decide_again() -> None:
+    """A graph run from inside a governed call (here: a ToolNode invoked directly inside
+    gate.invoke of the same call) reuses the running decision instead of deciding twice."""
+    from kitelogik.adapters import tool_call_event
+    from langgraph.prebuilt.tool_node import ToolCallRequest
+
+    effects, audit, gate, tools, _, _ = setup(TRANSFER)
+    node = GovernedToolNode(tools, gate)
+    outer = gate.check(tool_call_event("lookup", {"key": "a"}, framework="outer"))
+    assert outer.allowed
+    req = ToolCallRequest(
+        tool_call={"name": "lookup", "args": {"key": "a"}, "id": "c1", "type": "tool_call"},
+        tool=tools[0],
+        state={},
+        runtime=None,  # type: ignore[arg-type]
+    )
+
+    def inner(**_: object) -> object:
+        return node.kitelogik.wrap_tool_call(req, lambda r: tools[0].invoke(r.tool_call["args"]))
+
+    assert gate.invoke(outer, inner) == "value-of-a"
+    assert len(audit.decisions) == 1
+    assert effects.calls == [("lookup", {"key": "a"})]

@@ -19,6 +19,7 @@ share one implementation of the parts that matter for safety:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import threading
@@ -31,6 +32,7 @@ from kitelogik.canonical import thaw
 from kitelogik.decision import Decision
 from kitelogik.events import AgentSpawn, Delegation, GovernanceEvent, SessionContext, ToolCall
 from kitelogik.gate import PolicyGate
+from kitelogik.governed import current_session
 from kitelogik.protocols import ApprovalResult, Outcome
 
 __all__ = [
@@ -85,15 +87,26 @@ def resolve_context(context: ContextSource, framework: str) -> SessionContext:
     """The session of a call: ``context`` itself, the result of calling it, or the enclosing
     :func:`kitelogik.session` block; tagged with ``framework``. No session is not an anonymous
     allow: the policy then sees an empty session id and no scopes."""
-    from kitelogik.governed import current_session
-
     if isinstance(context, SessionContext):
         ctx = context
     elif callable(context):
         ctx = context()
     else:
-        ctx = current_session() or SessionContext(session_id="")
-    return ctx if ctx.framework == framework else ctx.with_framework(framework)
+        ctx = current_session() or _NO_SESSION
+    if ctx.framework == framework:
+        return ctx
+    try:
+        return _tagged(ctx, framework)  # on the hot path: tag each session once
+    except TypeError:  # unhashable scopes (a list): tag without the cache
+        return ctx.with_framework(framework)
+
+
+_NO_SESSION = SessionContext(session_id="")
+
+
+@functools.lru_cache(maxsize=512)
+def _tagged(ctx: SessionContext, framework: str) -> SessionContext:
+    return ctx.with_framework(framework)
 
 
 def parse_arguments(raw: str | bytes | Mapping[str, Any] | None) -> dict[str, Any]:

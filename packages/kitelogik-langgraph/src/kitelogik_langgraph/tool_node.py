@@ -120,6 +120,11 @@ class KitelogikToolWrapper:
 
     def _pending_decision(self, event: GovernanceEvent, call_id: str) -> tuple[str, Decision]:
         run_id = _run_id()
+        if adapters.running_decision() is not None:
+            # Inside an enforcement point already running a call: authorize reuses its decision
+            # when this is that call (no second decision); a different call is decided here and
+            # cannot pause (an escalation without an approver is a deny).
+            return run_id, self.gate.authorize(event)
         decision = self.pending.get(run_id, call_id, event)
         if decision is None:
             decision = self.gate.check(event)
@@ -131,6 +136,8 @@ class KitelogikToolWrapper:
         self, event: GovernanceEvent, call_id: str
     ) -> tuple[str, Decision]:
         run_id = _run_id()
+        if adapters.running_decision() is not None:
+            return run_id, await self.gate.aauthorize(event)
         decision = self.pending.get(run_id, call_id, event)
         if decision is None:
             decision = await self.gate.acheck(event)
