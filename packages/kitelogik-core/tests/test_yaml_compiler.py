@@ -470,3 +470,20 @@ def test_hot_reload_of_yaml_keeps_last_good_policy(tmp_path: Path) -> None:
     eng.reload()
     assert eng.error is not None and "policy.yaml:2:" in eng.error
     assert _verdict(eng, {"action": "t"})[0] == "deny"
+
+
+def test_analysis_finds_allows_shadowed_by_a_broader_deny() -> None:
+    c = compile_source(
+        _yaml("""
+        rules:
+          - {name: no_refunds, when: {action: refund}, then: deny, reason: r}
+          - {name: small, when: {action: refund, args.n: {lt: 5}}, then: allow, reason: r}
+          - {name: other, when: {action: lookup, args.n: {lt: 5}}, then: allow, reason: r}
+          - {name: grouped, when: {action: refund, any: [{args.a: 1}, {args.b: 2}]}, then: escalate, reason: r}
+    """),
+        "p.yaml",
+    )
+    shadowed = sorted(
+        msg.split("'")[1] for _, msg in c.policy.warnings if "never take effect" in msg
+    )
+    assert shadowed == ["grouped", "small"]

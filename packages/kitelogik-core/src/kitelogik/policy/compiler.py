@@ -927,6 +927,23 @@ def analyse(pol: Policy) -> Iterator[tuple[Loc, str]]:
                     ),
                 )
         seen.setdefault(key, rule)
+    # A deny whose conditions are a subset of an allow's / escalate's top-level conditions fires
+    # whenever that rule fires: the other rule can never take effect.
+    for deny in pol.rules:
+        if deny.then != "deny" or any(ch.kind != "field" for ch in deny.when.children):
+            continue
+        need = {c.describe() for c in _top_fields(deny.when)}
+        for other in pol.rules:
+            if other.then == "deny" or other.when.describe() == deny.when.describe():
+                continue
+            if need <= {c.describe() for c in _top_fields(other.when)}:
+                yield (
+                    other.loc,
+                    (
+                        f"rule {other.name!r} can never take effect: whenever it matches, deny rule "
+                        f"{deny.name!r} (line {deny.loc.line}) matches too, and deny wins"
+                    ),
+                )
         if rule.then == "allow":
             paths = {
                 c.path[0]
