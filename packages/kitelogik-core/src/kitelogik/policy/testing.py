@@ -174,7 +174,7 @@ def _yaml_test_files(root: Path) -> list[Path]:
     from kitelogik.policy.compiler import is_policy_file
 
     if root.is_file():
-        return [root]
+        return [root] if root.suffix in (".yaml", ".yml") else []
     return [
         p for p in _walk(root) if is_policy_file(p) or p.name.endswith(("_test.yaml", "_test.yml"))
     ]
