@@ -259,12 +259,52 @@ def test_credential_depth_cannot_be_hidden_by_a_shallow_context(tmp_path: Path) 
         token = broker.delegate(token, ["fs:read"], "s1", agent_id=f"a{i + 1}").token
     assert broker.verify(token).depth == 3
     gate = PolicyGate(audit=None, credentials=broker)
-    liar = SessionContext(session_id="s1", agent_id="a3", delegation_depth=0, token=token,
-                          session_scopes=["fs:read"])
-    d = gate.check(AgentSpawn(action="agent", context=liar, requested_capabilities=["fs:read"],
-                              parent_capabilities=["fs:read"]))
+    liar = SessionContext(
+        session_id="s1", agent_id="a3", delegation_depth=0, token=token, session_scopes=["fs:read"]
+    )
+    d = gate.check(
+        AgentSpawn(
+            action="agent",
+            context=liar,
+            requested_capabilities=["fs:read"],
+            parent_capabilities=["fs:read"],
+        )
+    )
     assert d.verdict == "deny"
     assert "global.agents.depth_limit" in d.rules
     assert d.input is not None
     assert d.input["spawn"]["depth"] == 4
+    broker.close()
+
+
+def test_claimed_parent_capabilities_are_narrowed_to_the_credential(tmp_path: Path) -> None:
+    """Attack: a parent holding only fs:read claims iam:admin as its capability in the spawn
+    event, to spawn an admin child."""
+    from kitelogik.anchor.credentials import CredentialBroker
+
+    broker = CredentialBroker(tmp_path / "c.db", tmp_path / "k.json")
+    token = broker.issue("s1", ["fs:read"], agent_id="root").token
+    gate = PolicyGate(audit=None, credentials=broker)
+    ctx = SessionContext(
+        session_id="s1", agent_id="root", token=token, session_scopes=["fs:read", "iam:admin"]
+    )
+    d = gate.check(
+        AgentSpawn(
+            action="agent",
+            context=ctx,
+            requested_capabilities=["iam:admin"],
+            parent_capabilities=["fs:read", "iam:admin"],
+        )
+    )
+    assert d.verdict == "deny"
+    assert "global.agents.capability_escalation" in d.rules
+    ok = gate.check(
+        AgentSpawn(
+            action="agent",
+            context=ctx,
+            requested_capabilities=["fs:read"],
+            parent_capabilities=["fs:read", "iam:admin"],
+        )
+    )
+    assert ok.allowed
     broker.close()

@@ -437,8 +437,12 @@ class PolicyGate:
                 ctxdoc["session_scopes"] = [s for s in ctxdoc["session_scopes"] if s in allowed]
                 ctxdoc["delegation_depth"] = max(ctxdoc["delegation_depth"], cred.depth)
                 spawn = doc.get("spawn")
-                if isinstance(spawn, dict):  # the child sits below the *verified* depth
+                if isinstance(spawn, dict):  # the child sits below the *verified* depth, and
+                    # the parent's capabilities are at most its verified scopes
                     spawn["depth"] = max(spawn.get("depth") or 0, ctxdoc["delegation_depth"] + 1)
+                    spawn["parent_capabilities"] = [
+                        c for c in spawn.get("parent_capabilities") or () if c in allowed
+                    ]
                 if cred.agent_id is not None:
                     ctxdoc["agent_id"] = cred.agent_id
             if self.budget is not None:
