@@ -149,12 +149,29 @@ async def test_ahealth(opa_url: str) -> None:
     assert await client(f"http://127.0.0.1:{free_port()}").ahealth() is False
 
 
-def test_decision_id_reaches_the_decision_and_opa_decision_log() -> None:
+def test_decision_id_reaches_the_decision_the_audit_and_opa_decision_log(tmp_path: Path) -> None:
+    import sqlite3
+
+    from kitelogik.audit.log import AuditLog
+
     if opa_binary() is None:
         pytest.skip("OPA binary not installed")
     with opa_server(POLICIES, decision_logs=True) as server:
-        gate = PolicyGate(engine=client(server.url), audit=None)
+        audit = AuditLog(tmp_path / "audit.db", signer=None)
+        gate = PolicyGate(engine=client(server.url), audit=audit)
         d = gate.check(EVENTS[0])
+        audit.flush()
+        audit.close()
+        db = sqlite3.connect(tmp_path / "audit.db")
+        tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
+        stored = [
+            row
+            for t in tables
+            for row in db.execute(f'select * from "{t}"')
+            if any(isinstance(v, str) and d.engine_decision_id in v for v in row)
+        ]
+        db.close()
+        assert stored, "the audit record does not carry OPA's decision_id"
         assert d.engine_decision_id is not None
         uuid.UUID(d.engine_decision_id)
         assert d.engine_decision_id != d.id
