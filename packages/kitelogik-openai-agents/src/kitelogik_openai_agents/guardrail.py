@@ -35,6 +35,7 @@ from agents import (
     ToolInputGuardrailData,
 )
 from agents import handoff as make_handoff
+from agents.tool_context import ToolContext
 from kitelogik import adapters
 from kitelogik.adapters import ContextSource
 from kitelogik.decision import Decision
@@ -45,6 +46,9 @@ __all__ = ["KitelogikGuardrail", "govern"]
 
 FRAMEWORK = "openai-agents"
 Escalation = Literal["auto", "approver", "interrupt"]
+#: Decided calls kept for their next stage. A forgotten call is decided again (and an escalation
+#: without its pending decision is refused), so the bound only costs decisions, never safety.
+MAX_PENDING = 10_000
 
 #: The denial text of a handoff refused in the current task, read by the same handoff's
 #: ``get_transfer_message`` right after ``on_invoke_handoff`` returns (same task, same context).
@@ -174,6 +178,8 @@ class KitelogikGuardrail:
     ) -> None:
         with self._lock:
             self._calls[key] = (name, args, event, decision)
+            while len(self._calls) > MAX_PENDING:  # runs abandoned mid-call: forget the oldest
+                del self._calls[next(iter(self._calls))]
 
     def _drop(self, key: tuple[str, str]) -> None:
         with self._lock:
@@ -280,6 +286,9 @@ class KitelogikGuardrail:
                 return adapters.denial_message(decision)
             return await adapters.arun_allowed(self.gate, decision, run)
 
+        # The SDK reads the invoker's first annotation on every call (get_type_hints) to pick
+        # the context it passes: real objects, not strings, so nothing is compiled per call.
+        invoke.__annotations__ = {"ctx": ToolContext, "input": str, "return": object}
         return invoke
 
     async def _check_by_name(self, data: ToolInputGuardrailData) -> ToolGuardrailFunctionOutput:

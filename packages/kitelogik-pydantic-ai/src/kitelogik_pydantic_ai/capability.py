@@ -41,6 +41,9 @@ __all__ = ["KitelogikCapability", "KitelogikToolset"]
 
 FRAMEWORK = "pydantic-ai"
 Escalation = Literal["auto", "approver", "interrupt"]
+#: Escalations kept for a resume. A forgotten one is decided again on resume and, still being an
+#: escalation without its pending decision, refused: the bound costs approvals, never safety.
+MAX_PENDING = 10_000
 
 
 def _fingerprint(event: GovernanceEvent) -> str:
@@ -124,6 +127,8 @@ class _Governor:
         if decision.verdict == "escalate":
             with self._lock:
                 self._pending[key] = (_fingerprint(event), decision)
+                while len(self._pending) > MAX_PENDING:  # never resumed: forget the oldest
+                    del self._pending[next(iter(self._pending))]
             raise ApprovalRequired(metadata=adapters.approval_request(decision, call_id=key[1]))
         return decision
 
