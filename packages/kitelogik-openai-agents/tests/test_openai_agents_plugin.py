@@ -328,3 +328,31 @@ def test_govern_is_idempotent_and_leaves_the_original_alone(audit, effects):
     assert all(
         [g.name for g in t.tool_input_guardrails or []] == ["kitelogik"] for t in governed.tools
     )
+
+
+async def test_a_forgotten_escalation_is_refused_not_allowed(audit, effects, monkeypatch):
+    """Attack: flood the pending store so an escalation is evicted, then approve it."""
+    from kitelogik_openai_agents import guardrail
+
+    monkeypatch.setattr(guardrail, "MAX_PENDING", 2)
+    model = ScriptedModel(
+        [
+            [
+                function_call("transfer", {"amount": 9000, "to": "mallory"}, call_id="c1"),
+                function_call("lookup", {"key": "a"}, call_id="c2"),
+                function_call("lookup", {"key": "b"}, call_id="c3"),
+            ],
+            [assistant_message("ok")],
+        ]
+    )
+    guard = KitelogikGuardrail(gate(audit))
+    agent = guard.govern(Agent(name="a", tools=make(effects), model=model))
+    result = await Runner.run(agent, "go")
+    [item] = result.interruptions
+    assert guard.approval_request(item) is None  # evicted
+    state = result.to_state()
+    human = ApprovalResult(True, "sure", ("h",), "r1", "f" * 64, "approved")
+    await guard.aresolve(state, item, human)  # passed through as approved: not ours any more
+    await Runner.run(agent, state)
+    assert ("transfer", {"amount": 9000, "to": "mallory"}) not in effects.calls
+    assert "[kitelogik] DENIED transfer" in seen(model)["c1"]

@@ -248,3 +248,33 @@ def test_tool_facts_reach_the_policy(audit, effects):
     facts = decision.input["tool"]
     assert facts["external"] is True  # from the tool's metadata
     assert facts["risk_tier"] == "operational"  # the host's explicit facts win
+
+
+def test_a_forgotten_escalation_is_refused_not_allowed(audit, effects, monkeypatch):
+    """Attack: flood the pending store so an escalation is evicted, then approve it anyway."""
+    from kitelogik_pydantic_ai import capability
+
+    monkeypatch.setattr(capability, "MAX_PENDING", 1)
+    model = scripted_model(
+        [
+            Turn(
+                calls=(
+                    Call("transfer", {"amount": 9000, "to": "mallory"}, "c1"),
+                    Call("transfer", {"amount": 1, "to": "ann"}, "c2"),
+                )
+            )
+        ]
+    )
+    cap = KitelogikCapability(gate(audit))
+    agent = Agent(
+        model, tools=make(effects), capabilities=[cap], output_type=[str, DeferredToolRequests]
+    )
+    result = agent.run_sync("go")
+    assert len(result.output.approvals) == 2 and cap.pending() == 1
+    agent.run_sync(
+        message_history=result.all_messages(),
+        deferred_tool_results=DeferredToolResults(approvals={"c1": True, "c2": True}),
+    )
+    assert effects.calls == []
+    seen = model.seen()
+    assert all(seen[c].startswith("[kitelogik] DENIED transfer") for c in ("c1", "c2"))
