@@ -21,6 +21,7 @@ from kitelogik.mcp import (
     MCPToolRefused,
     PinFile,
     UnverifiedServerError,
+    govern,
     governed_stdio,
     list_all_tools,
     stdio_session,
@@ -363,6 +364,20 @@ async def test_show_and_listing(srv: Server) -> None:
         assert len(await list_all_tools(s)) == 3
     pf = PinFile(srv.pins)
     assert pf.servers() == ["weather"]
+
+
+async def test_govern_any_client_session(srv: Server) -> None:
+    """The same governance over a session the host built itself (any transport)."""
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    srv.pin()
+    params = StdioServerParameters(command=sys.executable, args=srv.argv())
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+        mcp = await govern(
+            s, server="weather", gate=PolicyGate(audit=None), pins=str(srv.pins), context=CTX
+        )
+        out = await mcp.call_tool("convert", {"celsius": 0})
+        assert out.content[0].text == "32.0"
 
 
 # ---------------------------------------------------------------------------- pins, unit level

@@ -8,6 +8,7 @@ from __future__ import annotations
 from kitelogik.mcp.client import (
     GovernedMCPSession,
     MCPToolRefused,
+    govern,
     governed_stdio,
     list_all_tools,
     stdio_session,
@@ -30,6 +31,7 @@ __all__ = [
     "ToolPin",
     "UnverifiedServerError",
     "Verification",
+    "govern",
     "governed_stdio",
     "list_all_tools",
     "stdio_session",

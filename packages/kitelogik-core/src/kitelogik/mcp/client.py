@@ -28,6 +28,7 @@ from kitelogik.mcp.pins import PinFile, UnverifiedServerError, Verification, too
 __all__ = [
     "GovernedMCPSession",
     "MCPToolRefused",
+    "govern",
     "governed_stdio",
     "list_all_tools",
     "stdio_session",
@@ -220,6 +221,29 @@ def _error_text(result: Any) -> str:
     return "the MCP tool returned an error"
 
 
+async def govern(
+    session: Any,
+    *,
+    server: str,
+    gate: Any,
+    pins: PinFile | str,
+    context: SessionContext,
+    init: Any = None,
+    **options: Any,
+) -> GovernedMCPSession:
+    """Govern an ``mcp.ClientSession`` on any transport (stdio, streamable HTTP, SSE): it is
+    initialized unless its ``InitializeResult`` is given as ``init``, then verified against its
+    pins (raises :class:`UnverifiedServerError`)."""
+    if init is None:
+        init = await session.initialize()
+    name, _version = _server_identity(init)
+    governed = GovernedMCPSession(
+        session, server=server, gate=gate, pins=pins, context=context, server_name=name, **options
+    )
+    await governed.verify()
+    return governed
+
+
 @asynccontextmanager
 async def governed_stdio(
     command: str,
@@ -244,19 +268,9 @@ async def governed_stdio(
             stdio_client(params, errlog=errlog or _errlog()) as (read, write),
             ClientSession(read, write) as session,
         ):
-            init = await session.initialize()
-            name, _version = _server_identity(init)
-            governed = GovernedMCPSession(
-                session,
-                server=server,
-                gate=gate,
-                pins=pins,
-                context=context,
-                server_name=name,
-                **options,
+            yield await govern(
+                session, server=server, gate=gate, pins=pins, context=context, **options
             )
-            await governed.verify()
-            yield governed
     except BaseExceptionGroup as group:
         # The SDK's task groups wrap what was raised inside; hand back a lone error as it was.
         lone = _lone(group)
