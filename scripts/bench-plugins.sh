@@ -11,8 +11,9 @@ for f in benchmarks/scenarios/plugin_*.py; do
   [ -e "$f" ] || continue
   mod=$(basename "$f" .py); name=${mod#plugin_}; name=${name//_/-}
   [ -d "packages/kitelogik-$name" ] || continue
-  if [ -n "$pattern" ] && [[ "plugin_${name//-/_}" != *$pattern* ]] \
-     && [[ "plugin_${name//-/_}_baseline" != *$pattern* ]]; then continue; fi
+  # Cheap pre-filter (a pattern naming another plugin); the scenario filter is applied below.
+  if [[ "$pattern" == plugin_* ]] && [[ "plugin_${name//-/_}" != "${pattern%%\**}"* ]] \
+     && [[ "${pattern%%\**}" != "plugin_${name//-/_}"* ]]; then continue; fi
   scripts/plugin-env.sh "$name" --no-tests
   ".venvs/$name/bin/python" - "$f" "$pattern" <<'PY'
 # A plugin scenario and its baseline are timed interleaved (one op of each in turn), so load on

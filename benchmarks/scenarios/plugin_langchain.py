@@ -26,13 +26,13 @@ def scenarios() -> dict[str, Any]:
         return f"value-of-{key}"
 
     tool = StructuredTool.from_function(func=lookup)
-    call = AIMessage("", tool_calls=[{"name": "lookup", "args": {"key": "a"}, "id": "c1",
-                                      "type": "tool_call"}])
+    call = AIMessage(
+        "", tool_calls=[{"name": "lookup", "args": {"key": "a"}, "id": "c1", "type": "tool_call"}]
+    )
 
     def factory(governed: bool) -> Any:
         model = ScriptedChatModel(messages=itertools.cycle([call, AIMessage("done")]))
-        middleware = [KitelogikMiddleware(PolicyGate(kit_engine(), audit=None))] if governed \
-            else []
+        middleware = [KitelogikMiddleware(PolicyGate(kit_engine(), audit=None))] if governed else []
         agent = create_agent(model, tools=[tool], middleware=middleware)
         inp = {"messages": [HumanMessage("go")]}
 
@@ -43,7 +43,30 @@ def scenarios() -> dict[str, Any]:
 
         return op, None, 1000
 
+    def hook(governed: bool) -> Any:
+        """The middleware hook alone (one call, tool execution stubbed): the governance cost
+        without the loop's noise."""
+        from langchain_core.messages import ToolMessage
+        from langgraph.prebuilt.tool_node import ToolCallRequest
+
+        middleware = KitelogikMiddleware(PolicyGate(kit_engine(), audit=None))
+        req = ToolCallRequest(
+            tool_call=call.tool_calls[0],
+            tool=tool,
+            state={},
+            runtime=None,  # type: ignore[arg-type]
+        )
+
+        def execute(r: Any) -> ToolMessage:
+            return ToolMessage("value-of-a", tool_call_id="c1")
+
+        if governed:
+            return lambda: middleware.wrap_tool_call(req, execute)
+        return lambda: execute(req)
+
     return {
         "plugin_langchain": lambda: factory(True),
         "plugin_langchain_baseline": lambda: factory(False),
+        "plugin_langchain_hook": lambda: hook(True),
+        "plugin_langchain_hook_baseline": lambda: hook(False),
     }

@@ -27,13 +27,17 @@ def scenarios() -> dict[str, Any]:
         return f"value-of-{key}"
 
     tool = StructuredTool.from_function(func=lookup)
-    call = AIMessage("", tool_calls=[{"name": "lookup", "args": {"key": "a"}, "id": "c1",
-                                      "type": "tool_call"}])
+    call = AIMessage(
+        "", tool_calls=[{"name": "lookup", "args": {"key": "a"}, "id": "c1", "type": "tool_call"}]
+    )
 
     def factory(governed: bool) -> Any:
         model = ScriptedChatModel(messages=itertools.cycle([call, AIMessage("done")]))
-        node = GovernedToolNode([tool], PolicyGate(kit_engine(), audit=None)) if governed \
+        node = (
+            GovernedToolNode([tool], PolicyGate(kit_engine(), audit=None))
+            if governed
             else ToolNode([tool])
+        )
         b = StateGraph(MessagesState)
         b.add_node("agent", lambda s: {"messages": [model.invoke(s["messages"])]})
         b.add_node("tools", node)
@@ -50,7 +54,26 @@ def scenarios() -> dict[str, Any]:
 
         return op, None, 1000
 
+    def hook(governed: bool) -> Any:
+        """The ToolNode hook alone (one call, tool execution stubbed): the governance cost
+        without the loop's noise."""
+        from kitelogik_langgraph import KitelogikToolWrapper
+        from langchain_core.messages import ToolMessage
+        from langgraph.prebuilt.tool_node import ToolCallRequest
+
+        wrapper = KitelogikToolWrapper(PolicyGate(kit_engine(), audit=None))
+        req = ToolCallRequest(tool_call=call.tool_calls[0], tool=tool, state={}, runtime=None)  # type: ignore[arg-type]
+
+        def execute(r: Any) -> ToolMessage:
+            return ToolMessage("value-of-a", tool_call_id="c1")
+
+        if governed:
+            return lambda: wrapper.wrap_tool_call(req, execute)
+        return lambda: execute(req)
+
     return {
         "plugin_langgraph": lambda: factory(True),
         "plugin_langgraph_baseline": lambda: factory(False),
+        "plugin_langgraph_hook": lambda: hook(True),
+        "plugin_langgraph_hook_baseline": lambda: hook(False),
     }

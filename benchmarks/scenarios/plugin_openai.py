@@ -27,19 +27,28 @@ def scenarios() -> dict[str, Any]:
         return f"value-of-{key}"
 
     def factory(governed: bool) -> Any:
-        model = ScriptedOpenAI([Turn(calls=(Call("lookup", {"key": "a"}, "c1"),)),
-                                Turn(text="done")])
-        client = OpenAI(api_key="sk-bench", base_url="http://scripted.invalid/v1",
-                        http_client=httpx.Client(transport=httpx.MockTransport(model.handler)),
-                        max_retries=0)
+        model = ScriptedOpenAI(
+            [Turn(calls=(Call("lookup", {"key": "a"}, "c1"),)), Turn(text="done")]
+        )
+        client = OpenAI(
+            api_key="sk-bench",
+            base_url="http://scripted.invalid/v1",
+            http_client=httpx.Client(transport=httpx.MockTransport(model.handler)),
+            max_retries=0,
+        )
         tools = GovernedTools(PolicyGate(kit_engine(), audit=None))
         tools.register(lookup)
         schema = tools.chat_tools()
 
         def plain(message: Any) -> list[dict[str, Any]]:
-            return [{"role": "tool", "tool_call_id": tc.id,
-                     "content": lookup(**json.loads(tc.function.arguments))}
-                    for tc in message.tool_calls]
+            return [
+                {
+                    "role": "tool",
+                    "tool_call_id": tc.id,
+                    "content": lookup(**json.loads(tc.function.arguments)),
+                }
+                for tc in message.tool_calls
+            ]
 
         execute = tools.execute if governed else plain
 
@@ -57,7 +66,42 @@ def scenarios() -> dict[str, Any]:
 
         return op, None, 1000
 
+    def hook(governed: bool) -> Any:
+        """Executing one tool call of a parsed response (no HTTP): the governance cost without
+        the loop's noise."""
+        from openai.types.chat import ChatCompletionMessage
+
+        tools = GovernedTools(PolicyGate(kit_engine(), audit=None))
+        tools.register(lookup)
+        message = ChatCompletionMessage.model_validate(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": '{"key": "a"}'},
+                    }
+                ],
+            }
+        )
+
+        def plain() -> Any:
+            return [
+                {
+                    "role": "tool",
+                    "tool_call_id": tc.id,
+                    "content": lookup(**json.loads(tc.function.arguments)),
+                }
+                for tc in message.tool_calls or []
+            ]
+
+        return (lambda: tools.execute(message)) if governed else plain
+
     return {
         "plugin_openai": lambda: factory(True),
         "plugin_openai_baseline": lambda: factory(False),
+        "plugin_openai_hook": lambda: hook(True),
+        "plugin_openai_hook_baseline": lambda: hook(False),
     }
