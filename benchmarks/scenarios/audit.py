@@ -21,6 +21,7 @@ from kitelogik.audit import AuditLog, Signer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from core import EVENTS, POLICY
+from core import _gate as core_gate
 
 BATCH = 1000
 
@@ -53,7 +54,8 @@ def _append_batched() -> Any:
 
 def _gate(mode: str) -> Any:
     sink, cleanup = _sink(mode)
-    gate = PolicyGate(engine=RegoEngine(policy_dirs=[POLICY]), audit=sink, resolve_symlinks=False)
+    gate = core_gate()  # exactly gate_check_allow's gate, with the audit log on
+    gate.audit = sink
     event = EVENTS["allow"]
     if gate.check(event).verdict != "allow":
         raise SystemExit("benchmark policy did not allow the audited scenario")

@@ -48,7 +48,8 @@ from kitelogik.audit.journal import dump as dump_entry
 from kitelogik.audit.records import (
     RESERVED_KINDS,
     Prepared,
-    decision_data,
+    data_from_tuple,
+    decision_tuple,
     outcome_data,
     prepare_record,
 )
@@ -220,7 +221,7 @@ class AuditLog:
         # Under the lock, before the record is acknowledged (see kitelogik.audit.journal).
         kind, payload = item[_KIND], item[_PAYLOAD]
         if kind == "decision":
-            payload = item[_PAYLOAD] = decision_data(payload)
+            payload = item[_PAYLOAD] = decision_tuple(payload)
         elif kind == "outcome":
             payload = item[_PAYLOAD] = outcome_data(*payload)
         try:
@@ -260,6 +261,10 @@ class AuditLog:
                 have = self.store.existing_uids([e[0] for e in entries]) if entries else set()
                 missing = [e for e in entries if e[0] not in have]
                 if missing:
+                    missing = [
+                        (uid, kind, ts, data_from_tuple(data) if kind == "decision" else data)
+                        for uid, kind, ts, data in missing
+                    ]
                     prepared = [
                         prepare_record(
                             kind,
@@ -423,7 +428,9 @@ class AuditLog:
             kind, payload, uid = item[_KIND], item[_PAYLOAD], item[_UID]
             try:
                 if kind == "decision":
-                    data = payload if isinstance(payload, dict) else decision_data(payload)
+                    data = data_from_tuple(
+                        payload if isinstance(payload, tuple) else decision_tuple(payload)
+                    )
                     prep = prepare_record(
                         kind, item[_TS], data, self.redactor, trusted_keys=True, uid=uid
                     )
@@ -435,7 +442,9 @@ class AuditLog:
                 else:  # already copied and redacted by record_event
                     prep = prepare_record(kind, item[_TS], payload, None, uid=uid)
             except Exception as exc:  # noqa: BLE001 - record that a record could not be made
-                if isinstance(payload, dict):
+                if isinstance(payload, tuple) and payload:
+                    did = payload[0]
+                elif isinstance(payload, dict):
                     did = payload.get("decision_id")
                 else:
                     src = (
