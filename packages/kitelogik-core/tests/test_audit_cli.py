@@ -178,3 +178,30 @@ def test_default_store_and_missing_store(kl_home: Path) -> None:
         sink.record_decision(dec("read"))
     code, out = run("verify")
     assert code == 0 and "OK 1 records" in out and "warning" not in out
+
+
+def test_cli_on_postgres_store(postgres_dsn: str, kl_home: Path) -> None:
+    import uuid
+
+    psycopg = pytest.importorskip("psycopg")
+    from kitelogik.audit import PostgresAuditStore
+
+    name = "kl_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(postgres_dsn, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    dsn = postgres_dsn.rsplit("/", 1)[0] + "/" + name
+    # the default signing key location (KITELOGIK_HOME) is what verify trusts for --dsn
+    with AuditLog(PostgresAuditStore(dsn), key_path=kl_home / "audit-signing.key") as sink:
+        for i in range(4):
+            sink.record_decision(dec("read" if i else "delete", "allow" if i else "deny"))
+    code, out = run("verify", "--dsn", dsn)
+    assert code == 0 and "OK 4 records" in out and "warning" not in out, out
+    code, out = run("stats", "--dsn", dsn, "--json")
+    assert json.loads(out)["verdicts"] == {"allow": 3, "deny": 1}
+    code, out = run("tail", "--dsn", dsn, "-n", "1")
+    assert code == 0 and "read" in out
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("SET session_replication_role = replica")
+        c.execute("UPDATE audit_records SET action = 'read' WHERE seq = 1")
+    code, out = run("verify", "--dsn", dsn)
+    assert code == 1 and "FAILED at record 1" in out
