@@ -140,3 +140,23 @@ def test_responses_dicts_and_async_tools() -> None:
     # An async tool on the sync path is refused with an error, never silently skipped.
     sync_out = tools.execute(response)
     assert "is async" in sync_out[0]["output"]
+
+
+def test_duplicate_keys_are_decided_as_they_run() -> None:
+    """One parse feeds both the decision and the call: a duplicate key cannot show the policy
+    one value and the tool another."""
+    tools, effects, audit = kit()
+    out = tools.execute(chat_message(("c1", "lookup", '{"key": "alpha", "key": "secret"}')))
+    assert "may not be looked up" in out[0]["content"]
+    assert effects.calls == []
+    assert audit.decisions[0].input is not None
+    assert audit.decisions[0].input["args"] == {"key": "secret"}
+
+
+@pytest.mark.parametrize("raw", ['{"key": NaN}', '{"key": Infinity}', '{"key": "a\\u0000b"}'])
+def test_values_the_policy_cannot_judge_are_denied(raw: str) -> None:
+    tools, effects, audit = kit()
+    out = tools.execute(chat_message(("c1", "lookup", raw)))
+    assert out[0]["content"].startswith("[kitelogik] DENIED lookup")
+    assert effects.calls == []
+    assert [d.verdict for d in audit.decisions] == ["deny"]
