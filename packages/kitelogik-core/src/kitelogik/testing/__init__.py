@@ -8,6 +8,8 @@ Never imported by ``kitelogik`` itself.
 * :mod:`kitelogik.testing.fakes`: real in-memory ``AuditSink`` / ``Approver`` implementations,
   a side-effect log, a failing engine, and the kit policy (:data:`KIT_POLICY_DIR`).
 * :mod:`kitelogik.testing.scripted`: a scripted model on the OpenAI wire.
+* :mod:`kitelogik.testing.packaging`: :class:`PluginPackaging`, the packaging checks every plugin
+  shares (range declared once and enforced at import, entry point, ``py.typed``).
 * :mod:`kitelogik.testing.services`: real services (PostgreSQL) for tests.
 """
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
         SideEffectLog,
         kit_engine,
     )
+    from kitelogik.testing.packaging import PluginPackaging
     from kitelogik.testing.scenarios import SCENARIOS, Call, Scenario, ToolSpec, Turn, make_tools
     from kitelogik.testing.scripted import ScriptedOpenAI
 
@@ -45,6 +48,7 @@ _LAZY = {
     "SideEffectLog": "kitelogik.testing.fakes",
     "kit_engine": "kitelogik.testing.fakes",
     "ScriptedOpenAI": "kitelogik.testing.scripted",
+    "PluginPackaging": "kitelogik.testing.packaging",
 }
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "Call",
     "FailingEngine",
     "Harness",
+    "PluginPackaging",
     "RecordingAudit",
     "Scenario",
     "ScriptedApprover",
