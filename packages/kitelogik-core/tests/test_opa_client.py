@@ -119,24 +119,40 @@ def test_one_client_survives_many_event_loops(opa_url: str) -> None:
 
 
 def test_threads_share_one_client(opa_url: str) -> None:
-    c = client(opa_url, max_connections=2, timeout=10)
-    out: list[bool] = []
-    errors: list[BaseException] = []
+    # More threads than connections: requests queue for a connection. (httpcore's own pool queue
+    # lost or hung requests here -- "Bad file descriptor", reads that never returned -- so the
+    # client queues them itself, before the pool.)
+    for _ in range(5):
+        c = client(opa_url, max_connections=2, timeout=10)
+        out: list[bool] = []
+        errors: list[BaseException] = []
 
-    def work() -> None:
-        try:
-            for _ in range(10):
-                out.append(c.evaluate(INPUT).document["allow"])
-        except BaseException as exc:
-            errors.append(exc)
+        def work(c: OPAClient = c, out: list = out, errors: list = errors) -> None:
+            try:
+                for _ in range(10):
+                    out.append(c.evaluate(INPUT).document["allow"])
+            except BaseException as exc:
+                errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert out == [True] * 40
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors
+        assert out == [True] * 40
+        c.close()
+
+
+def test_busy_connections_are_bounded_by_the_deadline(proxy: FaultProxy) -> None:
+    c = client(proxy.url, max_connections=1, timeout=2.0)
+    proxy.set("hang", times=1)
+    first = threading.Thread(target=lambda: reason_of(c))
+    first.start()
+    time.sleep(0.2)
+    c.timeout = 0.3  # the next call's deadline ends while the first still holds the connection
+    assert "all 1 connections to OPA at" in reason_of(c)
+    first.join()
 
 
 def test_health(opa_url: str) -> None:

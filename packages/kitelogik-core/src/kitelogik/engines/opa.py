@@ -439,10 +439,18 @@ class OPAClient:
         self._client = httpx.Client(transport=self._transport, **self._common)
         # Async connections belong to the event loop that opened them: one client per loop.
         self._aclients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, _AsyncTransport]
+            asyncio.AbstractEventLoop,
+            tuple[httpx.AsyncClient, _AsyncTransport, asyncio.Semaphore],
         ]
         self._aclients = weakref.WeakKeyDictionary()
         self._alock = threading.Lock()
+        # At most max_connections requests in flight, so a request never waits inside the
+        # connection pool: httpcore's sync pool mishandles waiting requests under thread
+        # contention (measured against OPA: a reused socket closed under a reader, "Bad file
+        # descriptor", and requests that hang until their timeout). Waiting happens here instead,
+        # bounded by the deadline.
+        self.max_connections = max_connections
+        self._slots = threading.BoundedSemaphore(max_connections)
         self._breaker = _Breaker(breaker_threshold, breaker_cooldown)
 
     # -- PolicyEngine ------------------------------------------------------------------------
@@ -499,7 +507,7 @@ class OPAClient:
         finally:
             _DEADLINE.reset(token)
 
-    def _aclient(self) -> tuple[httpx.AsyncClient, _AsyncTransport]:
+    def _aclient(self) -> tuple[httpx.AsyncClient, _AsyncTransport, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
         pair = self._aclients.get(loop)
         if pair is None:
@@ -508,7 +516,8 @@ class OPAClient:
                 if pair is None:
                     transport = _AsyncTransport(self._ssl_context, self._limits)
                     client = httpx.AsyncClient(transport=transport, **self._common)
-                    pair = self._aclients[loop] = (client, transport)
+                    slots = asyncio.Semaphore(self.max_connections)
+                    pair = self._aclients[loop] = (client, transport, slots)
         return pair
 
     def _request(self, body: bytes, deadline: float) -> httpx.Request:
@@ -529,21 +538,32 @@ class OPAClient:
         activated). Never raises; bypasses the circuit breaker."""
         url = f"{self.url}/health" + ("?bundles" if bundles else "")
         token = _DEADLINE.set(time.monotonic() + self.timeout)
+        if not self._slots.acquire(timeout=self.timeout):
+            _DEADLINE.reset(token)
+            return False
         try:
             return self._client.get(url).status_code == 200
         except Exception:  # noqa: BLE001 - health never raises; any failure is "not healthy"
             return False
         finally:
+            self._slots.release()
             _DEADLINE.reset(token)
 
     async def ahealth(self, *, bundles: bool = False) -> bool:
         url = f"{self.url}/health" + ("?bundles" if bundles else "")
         token = _DEADLINE.set(time.monotonic() + self.timeout)
+        client, _, slots = self._aclient()
         try:
-            return (await self._aclient()[0].get(url)).status_code == 200
+            await asyncio.wait_for(slots.acquire(), self.timeout)
+        except TimeoutError:
+            _DEADLINE.reset(token)
+            return False
+        try:
+            return (await client.get(url)).status_code == 200
         except Exception:  # noqa: BLE001 - health never raises; any failure is "not healthy"
             return False
         finally:
+            slots.release()
             _DEADLINE.reset(token)
 
     def close(self) -> None:
@@ -575,7 +595,32 @@ class OPAClient:
     def _again(self, failure: _Failure, attempt: int, deadline: float) -> bool:
         return failure.retry and attempt < self.retries and time.monotonic() < deadline
 
+    def _busy(self) -> _Failure:
+        return _Failure(
+            f"all {self.max_connections} connections to OPA at {self.url} stayed busy until the "
+            f"{self.timeout:g} s deadline"
+        )
+
     def _attempt(self, body: bytes, deadline: float) -> EngineResult:
+        if not self._slots.acquire(timeout=max(deadline - time.monotonic(), 0)):
+            raise self._busy()
+        try:
+            return self._attempt_one(body, deadline)
+        finally:
+            self._slots.release()
+
+    async def _aattempt(self, body: bytes, deadline: float) -> EngineResult:
+        _, transport, slots = self._aclient()
+        try:
+            await asyncio.wait_for(slots.acquire(), max(deadline - time.monotonic(), 0.001))
+        except TimeoutError:
+            raise self._busy() from None
+        try:
+            return await self._aattempt_one(transport, body, deadline)
+        finally:
+            slots.release()
+
+    def _attempt_one(self, body: bytes, deadline: float) -> EngineResult:
         received = b""
         status = 0
         try:
@@ -599,11 +644,12 @@ class OPAClient:
             raise self._transport_failure(exc, status, deadline) from None
         return self._parse(status, received)
 
-    async def _aattempt(self, body: bytes, deadline: float) -> EngineResult:
+    async def _aattempt_one(
+        self, transport: _AsyncTransport, body: bytes, deadline: float
+    ) -> EngineResult:
         received = b""
         status = 0
         try:
-            _, transport = self._aclient()
             response = await transport.handle_async_request(self._request(body, deadline))
             try:
                 status = response.status_code
