@@ -273,3 +273,23 @@ def test_a_broken_flow_store_fails_closed(tmp_path: Path) -> None:
     after = gate.check(post(ctx()))
     assert after.verdict == "deny"  # and nothing is allowed without the session's labels
     assert after.reasons[0].startswith("internal error")
+
+
+def test_flowgate_documents_match_the_input_schema(tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads(
+        (Path(__file__).resolve().parents[3] / "policies" / "input.schema.json").read_text()
+    )
+    reg = AgentRegistry(tmp_path / "a.db")
+    gate = FlowGate(audit=None, agents=reg)
+    root = reg.register_root("root", "s1", SCOPES).context
+    read_secret(gate, root)
+    for c in (root, ctx(agent="stranger")):
+        d = gate.check(post(c))
+        assert d.input is not None
+        jsonschema.validate(json.loads(json.dumps(d.input)), schema)
+        assert "flow" in d.input
+        assert "agent" in d.input

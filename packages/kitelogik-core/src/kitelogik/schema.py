@@ -79,6 +79,32 @@ class AccessDoc(TypedDict):
     mode: Literal["read", "write"]
 
 
+class SourceDoc(TypedDict):
+    kind: str
+    name: str
+    trust: str
+    trust_rank: int
+
+
+class FlowDoc(TypedDict):
+    """What the session has seen (kitelogik.flow.FlowGate)."""
+
+    high_water: str | None
+    labels: list[str]
+    provenance: list[SourceDoc]
+    min_trust: str | None
+
+
+class AgentDoc(TypedDict, total=False):
+    """The acting agent in the agent registry (kitelogik.agents, via FlowGate)."""
+
+    known: bool
+    alive: bool
+    required: bool
+    depth: int
+    root: str | None
+
+
 class PolicyInput(TypedDict, total=False):
     event_type: EventType
     action: str
@@ -93,6 +119,8 @@ class PolicyInput(TypedDict, total=False):
     tool: dict[str, Any] | None  # facts set by whoever registered the tool: external, risk_tier
     access: AccessDoc
     now_ns: int
+    flow: FlowDoc | None  # control plane (docs/control-plane.md)
+    agent: AgentDoc | None
 
 
 # Documents that may carry extra keys (a budget ledger adds its own facts, e.g. per-tree totals).
