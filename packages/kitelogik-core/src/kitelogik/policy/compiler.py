@@ -1004,6 +1004,7 @@ class _Gen:
         return lines
 
     def helper(self, name: str, lines: list[str]) -> None:
+        lines = ["is_object(input)", *lines]
         self.helpers.append(f"{name} if {{\n" + "".join(f"\t{ln}\n" for ln in lines) + "}")
 
     def getter(self, path: tuple[str, ...]) -> str:
@@ -1078,7 +1079,24 @@ class _Gen:
         raise AssertionError(op)  # pragma: no cover - validated by the parser
 
 
-_IPISH = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)(/[0-9]{1,3})?$"
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_H = r"[0-9a-fA-F]{1,4}"
+_V6 = "|".join(
+    [
+        rf"({_H}:){{7}}{_H}",
+        rf"({_H}:){{1,7}}:",
+        rf"({_H}:){{1,6}}:{_H}",
+        *(rf"({_H}:){{1,{n}}}(:{_H}){{1,{7 - n}}}" for n in range(5, 0, -1)),
+        rf":((:{_H}){{1,7}}|:)",
+    ]
+)
+# Only a canonical IPv4 (no leading zeros) or plain IPv6 address, optionally with a prefix length,
+# reaches net.cidr_contains: every engine parses those, so the builtin never errors (OPA's Go
+# parser rejects leading zeros that others accept; an error would make engines differ).
+_IPISH = (
+    rf"^(({_OCTET}\.){{3}}{_OCTET}(/([0-9]|[12][0-9]|3[0-2]))?"
+    rf"|({_V6})(/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))?)$"
+)
 
 
 def _prefix(pol: Policy) -> str:
@@ -1120,7 +1138,9 @@ def generate(pol: Policy, source_name: str) -> str:
         tier_rules.append(f"risk_tiers contains {rego_string(pol.risk_tier)}")
     for rule in pol.rules:
         gen.var = 0
-        body = gen.body(rule.when)
+        # A non-object input (malformed; the global tier denies it) never reaches object.get,
+        # which would be an evaluation error in OPA and undefined elsewhere.
+        body = ["is_object(input)", *gen.body(rule.when)]
         kind = VERDICTS[rule.then]
         entry = f'{{"rule": {rego_string(rule.rule_id)}, "reason": {rego_string(rule.reason)}}}'
         head = f"# {rule.name} ({Path(source_name).name}:{rule.loc.line}): {rule.then}"
