@@ -293,3 +293,14 @@ def test_flowgate_documents_match_the_input_schema(tmp_path: Path) -> None:
         jsonschema.validate(json.loads(json.dumps(d.input)), schema)
         assert "flow" in d.input
         assert "agent" in d.input
+
+
+def test_writing_into_a_classified_store_does_not_raise_the_mark() -> None:
+    gate = FlowGate(audit=None)
+    c = ctx()
+    d = gate.authorize(
+        DataAccess(action="vault.write", classification="confidential", context=c, mode="write")
+    )
+    assert d.allowed, d.reasons
+    gate.record_outcome(d, "ran")
+    assert gate.flow.high_water("s1") is None

@@ -308,9 +308,10 @@ class FlowGate(PolicyGate):
             found.add(tool["classification"])
         res_cls = (doc.get("resource") or {}).get("classification")
         et = doc.get("event_type")
-        if et in ("tool_call", "data.access") and isinstance(res_cls, str):
-            found.add(res_cls)
-        if et == "data.access" and (doc.get("access") or {}).get("mode") == "read":
+        is_read = et == "data.access" and (doc.get("access") or {}).get("mode") == "read"
+        if (et == "tool_call" or is_read) and isinstance(res_cls, str):
+            found.add(res_cls)  # a write into a classified store shows the session nothing
+        if is_read:
             found.update(x for x in doc.get("data_labels", ()) if isinstance(x, str))
         sources: list[Source] = []
         if source is not None:
