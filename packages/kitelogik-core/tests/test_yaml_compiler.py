@@ -487,3 +487,17 @@ def test_analysis_finds_allows_shadowed_by_a_broader_deny() -> None:
         msg.split("'")[1] for _, msg in c.policy.warnings if "never take effect" in msg
     )
     assert shadowed == ["grouped", "small"]
+
+
+def test_analysis_flags_broad_allows_once() -> None:
+    c = compile_source(
+        _yaml("""
+        rules:
+          - {name: broad, when: {args.n: {lt: 5}}, then: allow, reason: r}
+          - {name: narrow, when: {action: t, args.n: {lt: 5}}, then: allow, reason: r}
+          - {name: d, when: {action: x}, then: deny, reason: r}
+    """),
+        "p.yaml",
+    )
+    broad = [msg for _, msg in c.policy.warnings if "without an action" in msg]
+    assert len(broad) == 1 and "'broad'" in broad[0]

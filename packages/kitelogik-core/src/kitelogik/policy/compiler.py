@@ -927,6 +927,20 @@ def analyse(pol: Policy) -> Iterator[tuple[Loc, str]]:
                     ),
                 )
         seen.setdefault(key, rule)
+        if rule.then == "allow":
+            paths = {
+                c.path[0]
+                for c in _top_fields(rule.when)
+                if c.op in ("eq", "in", "glob", "startswith", "regex")
+            }
+            if not paths & {"action", "event_type"}:
+                yield (
+                    rule.loc,
+                    (
+                        f"rule {rule.name!r} allows without an action or event_type condition; it "
+                        "allows every kind of event its other conditions match"
+                    ),
+                )
     # A deny whose conditions are a subset of an allow's / escalate's top-level conditions fires
     # whenever that rule fires: the other rule can never take effect.
     for deny in pol.rules:
@@ -942,20 +956,6 @@ def analyse(pol: Policy) -> Iterator[tuple[Loc, str]]:
                     (
                         f"rule {other.name!r} can never take effect: whenever it matches, deny rule "
                         f"{deny.name!r} (line {deny.loc.line}) matches too, and deny wins"
-                    ),
-                )
-        if rule.then == "allow":
-            paths = {
-                c.path[0]
-                for c in _top_fields(rule.when)
-                if c.op in ("eq", "in", "glob", "startswith", "regex")
-            }
-            if not paths & {"action", "event_type"}:
-                yield (
-                    rule.loc,
-                    (
-                        f"rule {rule.name!r} allows without an action or event_type condition; it "
-                        "allows every kind of event its other conditions match"
                     ),
                 )
 
