@@ -17,6 +17,7 @@ from agents import (
     handoff,
     set_tracing_disabled,
 )
+from agents.mcp import MCPServer
 from agents.testing import ScriptedModel, assistant_message, function_call
 from kitelogik.adapters import approval_answer
 from kitelogik.gate import PolicyGate
@@ -24,6 +25,8 @@ from kitelogik.protocols import ApprovalResult
 from kitelogik.testing.fakes import RecordingAudit, ScriptedApprover, SideEffectLog, kit_engine
 from kitelogik_openai_agents import KitelogikGuardrail, govern
 from kitelogik_openai_agents.testing import seen
+from mcp.types import CallToolResult, TextContent
+from mcp.types import Tool as MCPTool
 
 set_tracing_disabled(True)
 
@@ -356,3 +359,62 @@ async def test_a_forgotten_escalation_is_refused_not_allowed(audit, effects, mon
     await Runner.run(agent, state)
     assert ("transfer", {"amount": 9000, "to": "mallory"}) not in effects.calls
     assert "[kitelogik] DENIED transfer" in seen(model)["c1"]
+
+
+class InProcessMCPServer(MCPServer):
+    """A real MCPServer implementation answering in-process (no subprocess, no network)."""
+
+    def __init__(self, effects: SideEffectLog) -> None:
+        super().__init__()
+        self.effects = effects
+
+    @property
+    def name(self) -> str:
+        return "kit-mcp"
+
+    async def connect(self) -> None:
+        return None
+
+    async def cleanup(self) -> None:
+        return None
+
+    async def list_tools(self, run_context: Any = None, agent: Any = None) -> list[MCPTool]:
+        schema = {
+            "type": "object",
+            "properties": {"record_id": {"type": "string"}},
+            "required": ["record_id"],
+        }
+        return [MCPTool(name="delete_record", inputSchema=schema)]
+
+    async def call_tool(self, tool_name: str, arguments: Any, meta: Any = None) -> Any:
+        self.effects.record(tool_name, arguments or {})
+        return CallToolResult(content=[TextContent(type="text", text="deleted")])
+
+    async def list_prompts(self) -> Any:
+        raise NotImplementedError
+
+    async def get_prompt(self, name: str, arguments: Any = None) -> Any:
+        raise NotImplementedError
+
+
+async def test_mcp_server_tools_are_governed(audit, effects):
+    model = ScriptedModel(
+        [
+            [function_call("delete_record", {"record_id": "r-7"}, call_id="c1")],
+            [assistant_message("ok")],
+        ]
+    )
+    server = InProcessMCPServer(effects)
+    agent = Agent(name="a", mcp_servers=[server], model=model)
+    await Runner.run(govern(agent, gate(audit)), "go")
+    assert effects.calls == []
+    assert seen(model)["c1"].startswith("[kitelogik] DENIED delete_record: kit: deleting")
+    # The same server without kitelogik runs the call: the plugin is what refused it.
+    model2 = ScriptedModel(
+        [
+            [function_call("delete_record", {"record_id": "r-7"}, call_id="c1")],
+            [assistant_message("ok")],
+        ]
+    )
+    await Runner.run(Agent(name="a", mcp_servers=[server], model=model2), "go")
+    assert effects.calls == [("delete_record", {"record_id": "r-7"})]

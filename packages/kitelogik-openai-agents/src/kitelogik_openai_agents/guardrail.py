@@ -315,6 +315,14 @@ class KitelogikGuardrail:
             return hit[1]
         clone = agent.clone(tools=[self.tool(t) for t in agent.tools])
         clone._kitelogik = self  # type: ignore[attr-defined]
+        if agent.mcp_servers:
+            # MCP tools are listed and converted on every turn: govern them as they arrive.
+            list_mcp_tools = clone.get_mcp_tools
+
+            async def get_mcp_tools(run_context: Any) -> list[Any]:
+                return [self.tool(t) for t in await list_mcp_tools(run_context)]
+
+            object.__setattr__(clone, "get_mcp_tools", get_mcp_tools)
         self._governed[id(agent)] = (agent, clone)
         clone.handoffs = [
             self._handoff(h if isinstance(h, Handoff) else make_handoff(h), clone)
