@@ -4,6 +4,7 @@ through the SDK's real Runner with ``agents.testing.ScriptedModel`` (no network)
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
@@ -418,3 +419,31 @@ async def test_mcp_server_tools_are_governed(audit, effects):
     )
     await Runner.run(Agent(name="a", mcp_servers=[server], model=model2), "go")
     assert effects.calls == [("delete_record", {"record_id": "r-7"})]
+
+
+class SlowDenyingApprover:
+    """An Approver that takes its time and then refuses (a human saying no after a while)."""
+
+    def wait_for_approval(self, decision: Any, event: Any, timeout: float) -> ApprovalResult:
+        raise AssertionError("the async path must be used inside the SDK")
+
+    async def await_approval(self, decision: Any, event: Any, timeout: float) -> ApprovalResult:
+        await asyncio.sleep(0.3)
+        return ApprovalResult(False, "no, after thinking about it", ("h",), "r1", None, "denied")
+
+
+async def test_a_slow_refusal_still_comes_before_the_tool(audit, effects):
+    """No race: the guardrail is awaited before the tool (unlike agent input guardrails with
+    run_in_parallel=True, where a slow tripwire let the first tool call run)."""
+    model = ScriptedModel(
+        [
+            [function_call("transfer", {"amount": 5, "to": "bob"}, call_id="c1")],
+            [assistant_message("ok")],
+        ]
+    )
+    agent = govern(
+        Agent(name="a", tools=make(effects), model=model), gate(audit, SlowDenyingApprover())
+    )
+    await Runner.run(agent, "go")
+    assert effects.calls == []
+    assert "no, after thinking about it" in seen(model)["c1"]
