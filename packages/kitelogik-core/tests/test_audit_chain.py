@@ -396,3 +396,14 @@ def test_postgres_writer_role_can_append_but_never_update_delete_or_untrigger(
                 c.execute(sql)
     r = verify(PostgresAuditStore(owner, create=False), public_keys=[signer.public_raw])
     assert r.ok and r.records == 5 and r.last_signed_seq == 5
+
+
+def test_verify_warns_when_append_only_protection_was_removed(filled: dict[str, Any]) -> None:
+    assert not check(filled).warnings
+    if filled["kind"] == "sqlite":
+        tamper(filled, "SELECT 1")  # drops the triggers
+    else:
+        tamper(filled, "ALTER TABLE audit_records DISABLE TRIGGER USER")
+    r = check(filled)
+    assert r.ok  # nothing was changed yet ...
+    assert any("append-only protection is missing" in w for w in r.warnings)  # ... but say so

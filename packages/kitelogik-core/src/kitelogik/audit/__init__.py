@@ -95,4 +95,4 @@ def open_store(
     path = Path(db) if db else default_paths()[0]
     if not create and not path.exists():
         raise FileNotFoundError(f"no audit log at {path}")
-    return SQLiteAuditStore(path)
+    return SQLiteAuditStore(path, readonly=not create)

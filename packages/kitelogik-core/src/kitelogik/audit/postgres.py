@@ -234,6 +234,21 @@ class PostgresAuditStore:
             ).fetchall()
         return {r[0] for r in rows}
 
+    def missing_protections(self) -> list[str]:
+        """Append-only triggers that are not in place (or disabled)."""
+        want = [
+            f"{t}_{k}"
+            for t in ("audit_meta", "audit_records", "audit_checkpoints")
+            for k in ("append_only", "no_truncate")
+        ]
+        with _psycopg().connect(self.dsn) as conn:
+            rows = conn.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgname = ANY(%s) AND tgenabled <> 'D'",
+                (want,),
+            ).fetchall()
+        have = {r[0] for r in rows}
+        return [w for w in want if w not in have]
+
     def checkpoints(self) -> list[Checkpoint]:
         with _psycopg().connect(self.dsn) as conn:
             rows = conn.execute("SELECT * FROM audit_checkpoints ORDER BY seq").fetchall()

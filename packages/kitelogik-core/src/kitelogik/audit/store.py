@@ -131,14 +131,24 @@ class SQLiteAuditStore:
     process crash but may lose the last commits on power failure."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, durable: bool = True, busy_timeout: float = 60.0
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durable: bool = True,
+        busy_timeout: float = 60.0,
+        readonly: bool = False,
     ) -> None:
         self.path = Path(path)
         self.durable = durable
         self.busy_timeout = busy_timeout
+        self.readonly = readonly
         self._conn: sqlite3.Connection | None = None
         self._log_id: str | None = None
         self._pid = os.getpid()
+        if readonly:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no audit log at {self.path}")
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._connection()  # create the schema now: a bad path fails at construction
 
@@ -165,6 +175,8 @@ class SQLiteAuditStore:
         return conn
 
     def _connection(self) -> sqlite3.Connection:
+        if self.readonly:
+            raise PermissionError("this audit store was opened read-only")
         if self._conn is None or self._pid != os.getpid():
             conn = self._open()
             script = "BEGIN IMMEDIATE;" + _SQLITE_SCHEMA + "COMMIT;"
@@ -302,6 +314,22 @@ class SQLiteAuditStore:
         finally:
             conn.close()
         return found
+
+    def missing_protections(self) -> list[str]:
+        """Append-only triggers that are not in place."""
+        conn = self._open(readonly=True)
+        try:
+            have = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+            }
+        finally:
+            conn.close()
+        want = [
+            f"{t}_no_{op}"
+            for t in ("audit_meta", "audit_records", "audit_checkpoints")
+            for op in ("update", "delete")
+        ]
+        return [w for w in want if w not in have]
 
     def checkpoints(self) -> list[Checkpoint]:
         conn = self._open(readonly=True)

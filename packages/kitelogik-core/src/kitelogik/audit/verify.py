@@ -120,6 +120,18 @@ def verify(
     except Exception as exc:  # noqa: BLE001
         report.warnings.append(f"log id unreadable: {exc}")
         log_id = None
+    missing = getattr(store, "missing_protections", None)
+    if missing is not None:
+        try:
+            gone = missing()
+        except Exception as exc:  # noqa: BLE001
+            gone = [f"(unreadable: {exc})"]
+        if gone:
+            report.warnings.append(
+                "append-only protection is missing: "
+                + ", ".join(gone)
+                + " (the chain still shows any change made to the records)"
+            )
     stored = store.checkpoints()
     report.checkpoints, report.anchors = len(stored), len(anchors)
     trusted = {k.hex() for k in public_keys} if public_keys is not None else None
