@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Approve the server's current tools: record the hash of every definition."""
         try:
-            from kitelogik.mcp import PinFile, list_all_tools, stdio_session
+            from kitelogik.mcp import PinFile, list_all_tools, server_instructions, stdio_session
         except ImportError as exc:
             raise _fail(f"{exc} (pip install 'kitelogik-core[mcp]')", 2) from None
 
@@ -70,6 +70,7 @@ def register(app: typer.Typer) -> None:
                     external=not internal,
                     command=command,
                     only=tool or None,
+                    instructions=server_instructions(session),
                 )
 
         try:
@@ -89,14 +90,22 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Check the server's tools against its pins (exit 1 on drift, 2 if unverifiable)."""
         try:
-            from kitelogik.mcp import PinFile, UnverifiedServerError, list_all_tools, stdio_session
+            from kitelogik.mcp import (
+                PinFile,
+                UnverifiedServerError,
+                list_all_tools,
+                server_instructions,
+                stdio_session,
+            )
         except ImportError as exc:
             raise _fail(f"{exc} (pip install 'kitelogik-core[mcp]')", 2) from None
 
         async def go() -> Any:
             async with stdio_session(command[0], command[1:]) as (session, sname, _v):
                 tools = await list_all_tools(session)
-                return PinFile(pins).verify(name, tools, server_name=sname)
+                return PinFile(pins).verify(
+                    name, tools, server_name=sname, instructions=server_instructions(session)
+                )
 
         try:
             v = _run(go())

@@ -11,6 +11,7 @@ from kitelogik.mcp.client import (
     govern,
     governed_stdio,
     list_all_tools,
+    server_instructions,
     stdio_session,
 )
 from kitelogik.mcp.pins import (
@@ -34,6 +35,7 @@ __all__ = [
     "govern",
     "governed_stdio",
     "list_all_tools",
+    "server_instructions",
     "stdio_session",
     "tool_definition",
     "tool_hash",

@@ -31,6 +31,7 @@ __all__ = [
     "govern",
     "governed_stdio",
     "list_all_tools",
+    "server_instructions",
     "stdio_session",
 ]
 
@@ -72,6 +73,14 @@ def _errlog() -> Any:
     return sys.stderr
 
 
+def server_instructions(session: Any, init: Any = None) -> str | object | None:
+    """The server's ``instructions`` from its initialize result (``...`` when unknown)."""
+    for source in (init, getattr(session, "initialize_result", None)):
+        if source is not None and hasattr(source, "instructions"):
+            return source.instructions
+    return ...
+
+
 def _server_identity(init: Any) -> tuple[str | None, str | None]:
     info = getattr(init, "server_info", None) or getattr(init, "serverInfo", None)
     if info is None:
@@ -93,6 +102,7 @@ class GovernedMCPSession:
         pins: PinFile | str,
         context: SessionContext,
         server_name: str | None = None,
+        instructions: str | object | None = ...,
         action_format: str = "mcp__{server}__{tool}",
         verify_each_call: bool = False,
         strict: bool = False,
@@ -103,6 +113,7 @@ class GovernedMCPSession:
         self.pins = pins if isinstance(pins, PinFile) else PinFile(pins)
         self.context = context
         self.server_name = server_name
+        self.instructions = instructions
         self.action_format = action_format
         self.verify_each_call = verify_each_call
         self.strict = strict
@@ -114,7 +125,9 @@ class GovernedMCPSession:
         :class:`UnverifiedServerError` for an unverifiable server, and with ``strict`` for any
         drift)."""
         tools = await list_all_tools(self.session)
-        v = self.pins.verify(self.server, tools, server_name=self.server_name)
+        v = self.pins.verify(
+            self.server, tools, server_name=self.server_name, instructions=self.instructions
+        )
         self.verification = v
         self._tools = {t.name: t for t in tools if t.name in v.ok}
         if self.strict and not v.clean:
@@ -238,7 +251,14 @@ async def govern(
         init = await session.initialize()
     name, _version = _server_identity(init)
     governed = GovernedMCPSession(
-        session, server=server, gate=gate, pins=pins, context=context, server_name=name, **options
+        session,
+        server=server,
+        gate=gate,
+        pins=pins,
+        context=context,
+        server_name=name,
+        instructions=server_instructions(session, init),
+        **options,
     )
     await governed.verify()
     return governed

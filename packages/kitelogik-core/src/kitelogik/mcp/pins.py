@@ -85,6 +85,8 @@ class ServerPin:
     tools: Mapping[str, ToolPin]
     pinned_at: float = 0.0
     command: tuple[str, ...] = ()
+    #: SHA-256 of the server's ``instructions`` (read by the model like a tool description).
+    instructions_sha256: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +167,7 @@ class PinFile:
             tools,
             entry.get("pinned_at", 0.0),
             tuple(entry.get("command", ())),
+            entry.get("instructions_sha256"),
         )
 
     def servers(self) -> list[str]:
@@ -182,6 +185,7 @@ class PinFile:
         external: bool = True,
         command: Iterable[str] = (),
         only: Iterable[str] | None = None,
+        instructions: str | object | None = ...,
     ) -> ServerPin:
         """Approve the given tool definitions of ``server`` (all, or ``only`` the named ones,
         keeping the other existing pins)."""
@@ -206,6 +210,9 @@ class PinFile:
             "server_version": server_version,
             "pinned_at": time.time(),
             "command": list(command),
+            "instructions_sha256": (
+                None if instructions is ... else sha256_hex(str(instructions or ""))
+            ),
             "tools": dict(sorted(pinned.items())),
         }
         self._write(data)
@@ -221,10 +228,18 @@ class PinFile:
             f.write("\n")
         os.replace(tmp, self.path)
 
-    def verify(self, server: str, tools: Iterable[Any], *, server_name: str | None) -> Verification:
+    def verify(
+        self,
+        server: str,
+        tools: Iterable[Any],
+        *,
+        server_name: str | None,
+        instructions: str | object | None = ...,
+    ) -> Verification:
         """Compare a server's current tools with its pins. Raises
-        :class:`UnverifiedServerError` when there are no pins for ``server`` or the server
-        announces a different name than the one pinned."""
+        :class:`UnverifiedServerError` when there are no pins for ``server``, the server
+        announces a different name than the one pinned, or (when ``instructions`` is given) its
+        instructions changed."""
         pin = self.get(server)
         if pin is None:
             raise UnverifiedServerError(
@@ -234,6 +249,15 @@ class PinFile:
             raise UnverifiedServerError(
                 f"MCP server '{server}' announces itself as {server_name!r}, but "
                 f"{pin.server_name!r} was pinned"
+            )
+        if (
+            instructions is not ...
+            and pin.instructions_sha256 is not None
+            and sha256_hex(str(instructions or "")) != pin.instructions_sha256
+        ):
+            raise UnverifiedServerError(
+                f"MCP server '{server}' changed its instructions since it was pinned "
+                f"(now: {str(instructions or '')[:200]!r})"
             )
         ok, changed, new, details = [], [], [], {}
         seen: set[str] = set()
