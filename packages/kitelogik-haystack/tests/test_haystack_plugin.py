@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from haystack.components.agents import Agent
+from haystack.components.agents.state import State
 from haystack.dataclasses import ChatMessage
 from haystack.tools import ComponentTool, Tool
 from kitelogik.events import SessionContext
@@ -118,3 +119,28 @@ def test_sub_agent_component_tool_is_a_spawn(gate, audit):
     # The child's own tool call was decided by the child's hook, inside the spawned run.
     assert ("tool_call", "lookup") in events
     assert effects.calls == [("lookup", {"key": "beta"})]
+
+
+def test_governed_tool_keeps_its_signature_for_state_injection(gate, audit):
+    """Haystack injects the agent's State into a parameter annotated as State, reading the tool
+    function's signature: the governed wrapper must keep it (and the policy sees only the
+    model's arguments)."""
+    got: list[Any] = []
+
+    def note(text: str, state: State) -> str:
+        got.append((text, type(state).__name__))
+        return "noted"
+
+    tool = Tool(
+        name="lookup",
+        description="Note something.",
+        parameters={"type": "object", "properties": {"text": {"type": "string"}}},
+        function=note,
+    )
+    kl = Kitelogik(gate, context=CTX)
+    gen = scripted_generator([Turn(calls=(Call("lookup", {"text": "alpha"}, "c1"),))])
+    agent = Agent(chat_generator=gen, tools=kl.tools([tool]), hooks=kl.hooks())
+    agent.run(messages=[ChatMessage.from_user("go")])
+    assert got == [("alpha", "State")]
+    assert [dict(d.args) for d in audit.decisions] == [{"text": "alpha"}]
+    assert [o.outcome for o in audit.outcomes] == ["ran"]

@@ -24,6 +24,7 @@ Haystack's native hooks used here:
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -112,7 +113,8 @@ class Kitelogik:
         name = tool.name
         fn, afn = tool.function, tool.async_function
         if fn is not None:
-
+            # functools.wraps keeps the signature Haystack reads (State injection, streaming).
+            @functools.wraps(fn)
             def governed_fn(**kwargs: Any) -> Any:
                 decision = self._take(name, kwargs)
                 if decision is None:
@@ -124,6 +126,7 @@ class Kitelogik:
             wrapped.function = governed_fn
         if afn is not None:
 
+            @functools.wraps(afn)
             async def governed_afn(**kwargs: Any) -> Any:
                 decision = self._take(name, kwargs)
                 if decision is None:
