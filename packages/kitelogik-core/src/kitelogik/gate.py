@@ -386,7 +386,7 @@ class PolicyGate:
         action = getattr(event, "action", "")
         ctx = getattr(event, "context", None)
         session_id = getattr(ctx, "session_id", "") if ctx is not None else ""
-        base = dict(
+        base: dict[str, Any] = dict(
             id=decision_id,
             engine=engine_name,
             event_type=str(event_type),
@@ -613,7 +613,9 @@ class PolicyGate:
         doc: dict[str, Any],
     ) -> Decision:
         d = result.document
-        common = dict(args=args, input=doc, engine_decision_id=result.decision_id, **base)
+        common: dict[str, Any] = dict(
+            args=args, input=doc, engine_decision_id=result.decision_id, **base
+        )
         if d is None:
             return Decision(
                 verdict="deny",

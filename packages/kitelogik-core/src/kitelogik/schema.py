@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import types
-import typing
 from typing import Any, Literal, TypedDict, Union, get_args, get_origin, get_type_hints
 
 from kitelogik.events import EventType
@@ -163,8 +162,6 @@ def _schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         return {"type": "array", "items": _schema(get_args(tp)[0], defs)}
     if origin is dict:
         return {"type": "object", "additionalProperties": _schema(get_args(tp)[1], defs)}
-    if isinstance(tp, typing.TypeAliasType if hasattr(typing, "TypeAliasType") else ()):
-        return _schema(tp.__value__, defs)  # pragma: no cover - Python 3.12+
     if isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__annotations__"):
         name = tp.__name__
         if name not in defs:

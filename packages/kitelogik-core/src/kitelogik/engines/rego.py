@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import regorus
+import regorus as _regorus
 
 from kitelogik.bundle import (
     PolicyLoadError,
@@ -48,6 +48,9 @@ from kitelogik.engines.base import DECISION_PATH, EngineError, EngineResult
 __all__ = ["RegoEngine", "engine_error_text", "resolve_policy_dirs"]
 
 log = logging.getLogger("kitelogik.engine")
+
+# The regorus wheel ships no type stubs.
+regorus: Any = _regorus
 
 _UNDEFINED = '"<undefined>"'
 
