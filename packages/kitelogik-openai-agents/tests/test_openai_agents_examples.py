@@ -24,4 +24,7 @@ def test_example_runs_offline(path: Path, tmp_path: Path) -> None:
         [sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "final:" in done.stdout
+    out = done.stdout
+    assert "[kitelogik] DENIED read_file: path '/etc/shadow' is under the protected location" in out
+    assert "approval asked: send_email" in out
+    assert "emails sent: ['ada@example.com']" in out
