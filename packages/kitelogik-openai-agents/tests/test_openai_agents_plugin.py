@@ -447,3 +447,32 @@ async def test_a_slow_refusal_still_comes_before_the_tool(audit, effects):
     await Runner.run(agent, "go")
     assert effects.calls == []
     assert "no, after thinking about it" in seen(model)["c1"]
+
+
+async def test_a_human_approving_the_tools_own_approval_cannot_override_a_deny(audit, effects):
+    """The tool asks for approval itself (needs_approval=True); the policy denies the call. A
+    human approving the tool's own interruption does not make the denied call run."""
+    lookup, _, delete_record = make(effects)
+    tools = [dataclasses.replace(t, needs_approval=True) for t in (lookup, delete_record)]
+    model = ScriptedModel(
+        [
+            [
+                function_call("delete_record", {"record_id": "r-1"}, call_id="c1"),
+                function_call("lookup", {"key": "alpha"}, call_id="c2"),
+            ],
+            [assistant_message("ok")],
+        ]
+    )
+    guard = KitelogikGuardrail(gate(audit))
+    agent = guard.govern(Agent(name="a", tools=tools, model=model))
+    result = await Runner.run(agent, "go")
+    assert sorted(i.name for i in result.interruptions) == ["delete_record", "lookup"]
+    state = result.to_state()
+    human = ApprovalResult(True, "fine", ("h",), "r1", None, "approved")
+    for item in result.interruptions:
+        assert guard.approval_request(item) is None  # the tool's own approval, not kitelogik's
+        await guard.aresolve(state, item, human)
+    await Runner.run(agent, state)
+    assert effects.calls == [("lookup", {"key": "alpha"})]
+    assert seen(model)["c1"].startswith("[kitelogik] DENIED delete_record")
+    assert sorted(d.verdict for d in audit.decisions) == ["allow", "deny"]
