@@ -278,3 +278,16 @@ def test_a_forgotten_escalation_is_refused_not_allowed(audit, effects, monkeypat
     assert effects.calls == []
     seen = model.seen()
     assert all(seen[c].startswith("[kitelogik] DENIED transfer") for c in ("c1", "c2"))
+
+
+def test_an_escalation_without_deferred_output_fails_loudly_and_never_runs(audit, effects):
+    """PydanticAI's rule: pausing needs DeferredToolRequests in output_type. Without it the run
+    stops with UserError (the fix in the message); the escalated call has not run."""
+    from pydantic_ai.exceptions import UserError
+
+    model = scripted_model(turns(Call("transfer", {"amount": 5, "to": "bob"}, "c1")))
+    agent = Agent(model, tools=make(effects), capabilities=[KitelogikCapability(gate(audit))])
+    with pytest.raises(UserError, match="DeferredToolRequests"):
+        agent.run_sync("go")
+    assert effects.calls == []
+    assert [d.verdict for d in audit.decisions] == ["escalate"]
