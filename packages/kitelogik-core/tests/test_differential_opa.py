@@ -139,6 +139,7 @@ class Config:
     ) -> None:
         self.name, self.dirs, self.policy, self.packages = name, dirs, policy, packages
         self.opa, self.interp, self.rvm = opa, interp, rvm
+        self.root = "kitelogik"  # the document compared as a whole on every input
 
     def __repr__(self) -> str:
         return f"<policy configuration {self.name!r}>"
@@ -176,8 +177,8 @@ class Config:
         doc_json = json.dumps(doc, ensure_ascii=False)
         problems: list[str] = []
         # OPA's Go engine runs without the GIL: evaluate it beside regorus (which holds it).
-        pending = _POOL.submit(self.opa_eval, "kitelogik", doc)
-        b = self.regorus_eval("kitelogik", doc_json)
+        pending = _POOL.submit(self.opa_eval, self.root, doc)
+        b = self.regorus_eval(self.root, doc_json)
         a = pending.result()
         if isinstance(a, Err) or isinstance(b, Err) or not same(a, b):
             # Narrow down: package by package (one erroring package fails the whole tree).
@@ -186,13 +187,13 @@ class Config:
                 if not same(pa, pb):
                     problems.append(f"data.{pkg}{first_difference(pa, pb)}")
             if not problems and not same(a, b):
-                problems.append(f"data.kitelogik{first_difference(a, b)}")
+                problems.append(f"data.{self.root}{first_difference(a, b)}")
         if SKIP_RVM:
             return problems
         # The production path: the compiled RVM, exactly as the gate calls it.
         decision = (
             a["main"]["decision"]
-            if isinstance(a, dict)
+            if isinstance(a, dict) and isinstance(a.get("main"), dict)
             else self.opa_eval("kitelogik.main.decision", doc)
         )
         try:
@@ -214,20 +215,70 @@ def _packages(policy: PolicySet) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _build(name: str, dirs: list[Path]) -> Config:
+#: For a project tier: what it changes (main, the project, the library it configures). The global
+#: packages' own documents are compared on the shipped bundle (the decision covers them here).
+_PROJECT_VIEW = """package kl_diff
+import rego.v1
+view := {
+	"main": data.kitelogik.main,
+	"project": data.kitelogik.project,
+	"library": data.kitelogik.library,
+}
+"""
+
+
+def _build(name: str, dirs: list[Path], *, project: bool = False) -> Config:
     policy = load_policy_set(dirs)
+    extra = [("kl_diff.rego", _PROJECT_VIEW)] if project else []
     opa = opa_bindings.OpaEngine()
     opa.print_handler = lambda *_: None
-    for mod, src in policy.modules:
+    for mod, src in (*policy.modules, *extra):
         opa.add_policy(mod, src)
     opa.add_data(policy.data)
     interp = regorus.Engine()
     interp.add_data_json(policy.data_json)
-    for mod, src in policy.modules:
+    for mod, src in (*policy.modules, *extra):
         interp.add_policy(mod, src)
     rvm = RegoEngine(policy_dirs=dirs, reload_interval=None)
     assert rvm.error is None, rvm.error
-    return Config(name, tuple(map(str, dirs)), policy, _packages(policy), opa, interp, rvm)
+    packages = _packages(policy)
+    if project:
+        packages = tuple(
+            p for p in packages if not p.startswith(("kitelogik.global.", "kitelogik.examples."))
+        )
+    config = Config(name, tuple(map(str, dirs)), policy, packages, opa, interp, rvm)
+    if project:
+        config.root = "kl_diff.view"
+    return config
+
+
+def _example_ids() -> list[str]:
+    ex = POLICIES / "examples"
+    rego = [p.stem for p in sorted(ex.glob("*.rego")) if not p.name.endswith("_test.rego")]
+    return rego + [p.stem for p in sorted(ex.rglob("*.yaml"))]
+
+
+#: One test per policy configuration: the shipped bundle, and each example as a project tier.
+CONFIG_IDS = ["shipped", *_example_ids()]
+
+
+def pick(configs: dict[str, Config], which: str) -> Config:
+    if which == "shipped":
+        return configs["shipped bundle"]
+    names = [n for n in configs if re.search(rf"\b{re.escape(which)}\.(rego|yaml)\b", n)]
+    assert len(names) == 1, (which, list(configs))
+    return configs[names[0]]
+
+
+def compare_all(config: Config, docs: list[Any]) -> None:
+    failures = []
+    for doc in docs:
+        problems = config.compare(doc)
+        if problems:
+            failures.append(f"input {json.dumps(doc, ensure_ascii=False)[:400]}: {problems}")
+    assert not failures, f"{config.name}: {len(failures)} of {len(docs)} inputs differ:\n" + (
+        "\n".join(failures[:5])
+    )
 
 
 def _example_projects(root: Path) -> dict[str, Path]:
@@ -262,7 +313,7 @@ def configs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Conf
     root = tmp_path_factory.mktemp("projects")
     out = {"shipped bundle": _build("shipped bundle", [POLICIES])}
     for name, d in _example_projects(root).items():
-        out[name] = _build(name, [POLICIES, d])
+        out[name] = _build(name, [POLICIES, d], project=True)
     yield out
     for c in out.values():
         c.opa.close()
@@ -406,13 +457,11 @@ def test_term_scanner() -> None:
     assert "kl_capture(inp)\n" in out
 
 
-def test_unit_test_inputs_decide_identically(configs: dict[str, Config]) -> None:
+@pytest.mark.parametrize("which", CONFIG_IDS)
+def test_unit_test_inputs_decide_identically(configs: dict[str, Config], which: str) -> None:
     inputs = unit_test_inputs()
     assert len(inputs) >= 20, len(inputs)
-    for config in configs.values():
-        for doc in inputs:
-            problems = config.compare(doc)
-            assert not problems, (config.name, json.dumps(doc)[:500], problems)
+    compare_all(pick(configs, which), inputs)
 
 
 # -- adversarial inputs, through the real gate's canonicalizer ---------------------------------
@@ -545,12 +594,9 @@ def test_adversarial_corpus_is_real() -> None:
     )
 
 
-def test_adversarial_inputs_decide_identically(configs: dict[str, Config]) -> None:
-    docs = adversarial_inputs()
-    for config in configs.values():
-        for doc in docs:
-            problems = config.compare(doc)
-            assert not problems, (config.name, json.dumps(doc)[:500], problems)
+@pytest.mark.parametrize("which", CONFIG_IDS)
+def test_adversarial_inputs_decide_identically(configs: dict[str, Config], which: str) -> None:
+    compare_all(pick(configs, which), adversarial_inputs())
 
 
 # -- generated inputs -----------------------------------------------------------------------------
@@ -708,48 +754,37 @@ def input_strategy() -> st.SearchStrategy[Any]:
     return st.one_of(docs, docs, docs, docs, docs, docs, docs, docs, docs, top)
 
 
-def _generated_test(config_name: str, n: int) -> Any:
+@cache
+def generated_inputs(n: int) -> list[Any]:
+    """``n`` distinct documents from :func:`input_strategy`, generated once and compared on every
+    configuration (generation costs as much as a comparison)."""
+    out: dict[str, Any] = {}
+
     @settings(
-        max_examples=n,
+        max_examples=n * 2,
         deadline=None,
         database=None,
         derandomize=not RANDOM,
         suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
+        phases=[Phase.generate],
     )
     @given(doc=input_strategy())
-    def check(configs: dict[str, Config], doc: Any) -> None:
-        problems = configs[config_name].compare(doc)
-        assert not problems, (config_name, json.dumps(doc, ensure_ascii=False)[:800], problems)
+    def collect(doc: Any) -> None:
+        if len(out) < n:
+            out.setdefault(json.dumps(doc, sort_keys=True), doc)
 
-    return check
-
-
-test_generated_inputs_shipped_bundle = _generated_test("shipped bundle", N_GENERATED)
+    collect()
+    return list(out.values())
 
 
-@pytest.mark.parametrize("which", ["refunds", "break_glass", "support_agent", "coding_agent"])
-def test_generated_inputs_example_projects(configs: dict[str, Config], which: str) -> None:
-    names = [n for n in configs if which in n]
-    if not names:
-        pytest.skip(f"no example named {which} in policies/examples")
-
-    n = N_GENERATED if "yaml" in names[0] else N_GENERATED_PROJECT
-
-    @settings(
-        max_examples=n,
-        deadline=None,
-        database=None,
-        derandomize=not RANDOM,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.explicit, Phase.generate, Phase.shrink],
-    )
-    @given(doc=input_strategy())
-    def check(doc: Any) -> None:
-        problems = configs[names[0]].compare(doc)
-        assert not problems, (names[0], json.dumps(doc, ensure_ascii=False)[:800], problems)
-
-    check()
+@pytest.mark.parametrize("which", CONFIG_IDS)
+def test_generated_inputs_decide_identically(configs: dict[str, Config], which: str) -> None:
+    config = pick(configs, which)
+    # The Rego examples are packages of the shipped bundle too (N_GENERATED inputs there).
+    rego_example = which != "shipped" and ".rego" in config.name
+    docs = generated_inputs(N_GENERATED)
+    assert len(docs) == N_GENERATED, "hypothesis produced too few distinct inputs"
+    compare_all(config, docs[:N_GENERATED_PROJECT] if rego_example else docs)
 
 
 def test_every_package_is_compared(configs: dict[str, Config]) -> None:
@@ -780,23 +815,7 @@ def test_sample_through_the_opa_server(opa_url: str) -> None:
 
     inputs = unit_test_inputs()
     sample = [None, *inputs, *adversarial_inputs()]
-    gen = input_strategy()
-    collected: list[Any] = []
-
-    @settings(
-        max_examples=150,
-        deadline=None,
-        database=None,
-        derandomize=not RANDOM,
-        suppress_health_check=list(HealthCheck),
-        phases=[Phase.generate],
-    )
-    @given(doc=gen)
-    def collect(doc: Any) -> None:
-        collected.append(doc)
-
-    collect()
-    sample += collected
+    sample += generated_inputs(N_GENERATED)[:150]
     server = OPAClient(opa_url, timeout=30, breaker_threshold=0)
     embedded = RegoEngine(policy_dirs=[POLICIES], reload_interval=None)
     compared = 0
