@@ -122,9 +122,14 @@ def test_validate_reports_errors_dead_rules_conflicts_and_builtins(tmp_path: Pat
     assert "policy.yaml:2:" in r.stderr and "can never fire" in r.stderr
     assert "deny always wins" in r.stderr
     assert "crypto.rego:3" in r.stderr and "crypto.sha256" in r.stderr
+    assert ": error: rule 'dead' can never fire" in r.stderr
     (d / "crypto.rego").unlink()
+    (d / "policy.yaml").write_text(
+        "rules:\n  - {name: a, when: {action: y, args.country: NO}, then: deny, reason: r}\n"
+    )
     ok = kl("validate", "policies", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
+    assert "warning: 'NO' is the boolean false" in ok.stderr
     assert kl("validate", "policies", "--strict", cwd=tmp_path).returncode == 1
     (d / "policy.yaml").write_text(
         "rules:\n  - {name: a, when: {action: y}, then: alow, reason: r}\n"

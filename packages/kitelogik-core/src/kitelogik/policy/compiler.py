@@ -278,6 +278,9 @@ class Policy:
     tests: list[dict[str, Any]] = field(default_factory=list)
     test_locs: list[Loc] = field(default_factory=list)
     warnings: list[tuple[Loc, str]] = field(default_factory=list)
+    #: Rules that can never fire or never take effect, and allow/deny conflicts: the policy still
+    #: compiles (it is safe: deny wins), but ``kitelogik validate`` reports these as errors.
+    dead: list[tuple[Loc, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -815,7 +818,9 @@ def parse_policy(text: str, file: str) -> Policy:
     pol = parser.policy(doc, text)
     if parser.errors:
         raise PolicyError(parser.errors)
-    pol.warnings = yaml_warnings + list(analyse(pol))
+    diagnostics = list(analyse(pol))
+    pol.warnings = yaml_warnings + diagnostics
+    pol.dead = [(loc, msg) for loc, msg in diagnostics if _is_dead(msg)]
     return pol
 
 
@@ -904,6 +909,10 @@ def never_fires(rule: Rule) -> list[str]:
             ):
                 out.append(f"{label} eq and in exclude each other")
     return out
+
+
+def _is_dead(msg: str) -> bool:
+    return "can never fire" in msg or "can never take effect" in msg or "deny always wins" in msg
 
 
 def analyse(pol: Policy) -> Iterator[tuple[Loc, str]]:

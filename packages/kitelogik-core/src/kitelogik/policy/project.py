@@ -117,7 +117,11 @@ def validate_path(path: str | Path) -> Validation:
             v.findings += _policy_errors(exc)
             continue
         v.compiled.append(c)
-        v.findings += [Finding("warning", str(loc), msg) for loc, msg in c.policy.warnings]
+        dead = set(c.policy.dead)
+        v.findings += [
+            Finding("error" if (loc, msg) in dead else "warning", str(loc), msg)
+            for loc, msg in c.policy.warnings
+        ]
         names = packages.setdefault(c.policy.package, {})
         for rule in c.policy.rules:
             if rule.rule_id in names and names[rule.rule_id][0] != str(f):
