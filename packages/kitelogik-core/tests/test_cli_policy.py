@@ -163,6 +163,10 @@ def test_compile_writes_beside_source_and_never_on_error(tmp_path: Path) -> None
     o = kl("compile", "policies", "--out", "build", cwd=tmp_path)
     assert o.returncode == 1  # still broken
     assert not (tmp_path / "build").exists()
+    src.write_text("rules:\n  - {name: a, when: {action: y}, then: deny, reason: r}\n")
+    o = kl("compile", "policies", "--out", "build", cwd=tmp_path)
+    assert o.returncode == 0, o.stderr
+    assert (tmp_path / "build" / "pay.policy.rego").read_text() == first
 
 
 def test_eval_and_explain(project: Path) -> None:

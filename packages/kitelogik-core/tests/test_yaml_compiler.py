@@ -501,3 +501,34 @@ def test_analysis_flags_broad_allows_once() -> None:
     )
     broad = [msg for _, msg in c.policy.warnings if "without an action" in msg]
     assert len(broad) == 1 and "'broad'" in broad[0]
+
+
+def test_json_schema_agrees_with_the_compiler() -> None:
+    import jsonschema
+    import yaml
+    from kitelogik.bundle import bundled_policy_dir
+    from kitelogik.policy import SCHEMA_PATH
+    from kitelogik.policy.scaffold import POLICY_YAML
+
+    schema = json.loads(SCHEMA_PATH.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    v = jsonschema.Draft202012Validator(schema)
+    good = [p.read_text() for p in (bundled_policy_dir() / "examples" / "yaml").glob("*/*.yaml")]
+    good += [POLICY_YAML.format(name="x"), _yaml(OPS), _yaml(AMOUNT_ALLOW)]
+    for text in good:
+        compile_source(text, "g.yaml")
+        assert not list(v.iter_errors(yaml.safe_load(text))), text[:80]
+    bad = [
+        "rulez: []\n",
+        "rules: [{name: a, when: {action: x}, then: permit, reason: r}]\n",
+        "rules: [{name: a, when: {actoin: x}, then: deny, reason: r}]\n",
+        "rules: [{name: a, when: {args.n: {between: 1}}, then: deny, reason: r}]\n",
+        'rules: [{name: a, when: {args.n: {gt: "5"}}, then: deny, reason: r}]\n',
+        "rules: [{name: a, when: {}, then: deny, reason: r}]\n",
+        "rules: [{name: a, when: {action: x}, then: deny}]\n",
+        "library: {bank: {}}\nrules: []\n",
+    ]
+    for text in bad:
+        assert list(v.iter_errors(yaml.safe_load(text))), text
+        with pytest.raises(PolicyError):
+            compile_source(text, "b.yaml")
