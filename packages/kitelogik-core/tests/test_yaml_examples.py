@@ -49,3 +49,38 @@ def test_library_packages_pass_their_tests_and_are_inert() -> None:
         assert "import rego.v1" in text, rego
         package = next(ln for ln in text.splitlines() if ln.startswith("package "))
         assert package.startswith("package kitelogik.library."), rego
+
+
+def test_library_through_the_gate_with_real_events(tmp_path: Path) -> None:
+    from kitelogik import Delegation, PolicyGate, SessionContext, ToolCall
+
+    d = tmp_path / "policies"
+    d.mkdir()
+    (d / "policy.yaml").write_text(
+        "library:\n"
+        "  delegation: {allowed_targets: [researcher]}\n"
+        "  finance: {max_amount: 200}\n"
+        "rules: []\n"
+    )
+    gate = PolicyGate(policy_dir=d, audit=None)
+    ctx = SessionContext(
+        session_id="s", user_role="support", session_scopes=["fs:read", "payments:refund"]
+    )
+    ok = gate.check(
+        Delegation(
+            action="delegate", context=ctx, child_scopes=["fs:read"], target_agent_id="researcher"
+        )
+    )
+    assert ok.verdict == "allow", ok.reasons
+    bad = gate.check(
+        Delegation(
+            action="delegate", context=ctx, child_scopes=["fs:read"], target_agent_id="mallory"
+        )
+    )
+    assert bad.verdict == "deny" and "library.delegation.target_not_allowed" in bad.rules
+    refund = gate.check(ToolCall(action="approve_refund", args={"amount": 300}, context=ctx))
+    assert refund.verdict == "deny" and "library.finance.over_limit" in refund.rules
+    typed = gate.check(ToolCall(action="approve_refund", args={"amount": "50"}, context=ctx))
+    assert typed.verdict == "deny" and "library.finance.bad_amount" in typed.rules
+    small = gate.check(ToolCall(action="approve_refund", args={"amount": 50}, context=ctx))
+    assert small.verdict == "escalate", small.reasons

@@ -32,10 +32,12 @@ granted contains x if {
 	some x in xs
 }
 
+# The target is spawn.target_agent_id, set by the gate from Delegation.target_agent_id (never
+# from the arguments); a delegation without a target cannot be checked, so it is denied too.
 deny contains {"rule": "library.delegation.target_not_allowed", "reason": "delegation target is not an allowed agent"} if {
 	input.event_type == "agent.delegate"
 	count(settings.allowed_targets) > 0
-	not object.get(data.kitelogik.global.lib.inp, ["args", "target_agent_id"], null) in settings.allowed_targets
+	not object.get(spawn, "target_agent_id", null) in settings.allowed_targets
 }
 
 deny contains {"rule": "library.delegation.scope_never_delegated", "reason": sprintf("scope %v is never delegated", [x])} if {

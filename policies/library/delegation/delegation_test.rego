@@ -5,8 +5,9 @@ import rego.v1
 import data.kitelogik.library.delegation as dl
 
 delegate(target, scopes, depth) := {
-	"event_type": "agent.delegate", "action": "delegate", "args": {"target_agent_id": target},
-	"context": {"delegation_depth": 0}, "spawn": {"child_scopes": scopes, "depth": depth},
+	"event_type": "agent.delegate", "action": "delegate", "args": {},
+	"context": {"delegation_depth": 0},
+	"spawn": {"child_scopes": scopes, "depth": depth, "target_agent_id": target},
 }
 
 targets := {"delegation": {"allowed_targets": ["researcher"]}}
@@ -17,6 +18,12 @@ test_allowed_delegation if {
 
 test_unknown_target if {
 	{d.rule | some d in dl.deny} == {"library.delegation.target_not_allowed"} with input as delegate("mallory", ["fs:read"], 1) with data.kitelogik.project.library_settings as targets
+	{d.rule | some d in dl.deny} == {"library.delegation.target_not_allowed"} with input as delegate(null, ["fs:read"], 1) with data.kitelogik.project.library_settings as targets
+}
+
+test_target_in_args_is_not_trusted if {
+	inp := object.union(delegate(null, ["fs:read"], 1), {"args": {"target_agent_id": "researcher"}})
+	{d.rule | some d in dl.deny} == {"library.delegation.target_not_allowed"} with input as inp with data.kitelogik.project.library_settings as targets
 }
 
 test_never_delegated_scope if {
