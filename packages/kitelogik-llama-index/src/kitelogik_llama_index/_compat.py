@@ -1,0 +1,8 @@
+"""The supported LlamaIndex range is declared once, in this plugin's pyproject.toml; this checks
+the installed version against it at import, with the fix in the message."""
+
+from __future__ import annotations
+
+from kitelogik.adapters import require
+
+LLAMA_INDEX_VERSION = require("kitelogik-llama-index", "llama-index-core")
