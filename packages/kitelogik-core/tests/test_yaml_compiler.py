@@ -532,3 +532,39 @@ def test_json_schema_agrees_with_the_compiler() -> None:
         assert list(v.iter_errors(yaml.safe_load(text))), text
         with pytest.raises(PolicyError):
             compile_source(text, "b.yaml")
+
+
+def test_workspace_roots_and_obligations(tmp_path: Path) -> None:
+    eng = _engine(
+        tmp_path,
+        """
+        workspace_roots: [/srv/app]
+        obligations: {log: full, "quote\\"": [1]}
+        rules: []
+    """,
+    )
+    ctx = {"session_scopes": ["fs:read"]}
+    inside = {"action": "read_file", "resource": {"paths": ["/srv/app/a"]}, "context": ctx}
+    verdict, doc = _verdict(eng, inside)
+    assert verdict == "allow" and doc["obligations"] == {"log": "full", 'quote"': [1]}
+    outside = {"action": "read_file", "resource": {"paths": ["/srv/other/a"]}, "context": ctx}
+    assert _verdict(eng, outside)[0] == "deny"
+    for bad in ("workspace_roots: [relative]\nrules: []\n", "obligations: [1]\nrules: []\n"):
+        with pytest.raises(PolicyError):
+            compile_source(bad, "b.yaml")
+
+
+def test_validate_refuses_the_same_complete_rule_in_two_files(tmp_path: Path) -> None:
+    from kitelogik.policy.project import validate_path
+
+    d = tmp_path / "policies"
+    d.mkdir()
+    (d / "a.policy.yaml").write_text(
+        "tools: {t: {tier: informational}}\nrisk_tier: operational\nrules: []\n"
+    )
+    (d / "b.policy.yaml").write_text(
+        "tools: {u: {tier: informational}}\nrisk_tier: destructive\nrules: []\n"
+    )
+    errors = [str(f) for f in validate_path(d).errors]
+    assert any("tools is already defined" in e for e in errors), errors
+    assert not any("risk_tier" in e for e in errors)

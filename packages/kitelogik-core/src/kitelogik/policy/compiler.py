@@ -97,6 +97,8 @@ _TOP_KEYS = (
     "risk_tier",
     "tools",
     "library",
+    "workspace_roots",
+    "obligations",
     "rules",
     "tests",
 )
@@ -274,6 +276,10 @@ class Policy:
     tools_loc: Loc | None = None
     library: dict[str, dict[str, Any]] | None = None
     library_loc: Loc | None = None
+    workspace_roots: list[str] | None = None
+    obligations: dict[str, Any] | None = None
+    #: top-level complete rules this file defines (name -> where), for cross-file checks
+    singletons: dict[str, Loc] = field(default_factory=dict)
     rules: list[Rule] = field(default_factory=list)
     tests: list[dict[str, Any]] = field(default_factory=list)
     test_locs: list[Loc] = field(default_factory=list)
@@ -439,6 +445,28 @@ class _Parser:
         if "tools" in doc:
             pol.tools = self.tools(doc["tools"], vl["tools"])
             pol.tools_loc = doc.key_locs["tools"]
+        if "workspace_roots" in doc:
+            roots = doc["workspace_roots"]
+            rl = vl["workspace_roots"]
+            if (
+                not isinstance(roots, list)
+                or not roots
+                or not all(isinstance(r, str) and r.startswith("/") for r in roots)
+            ):
+                self.err(rl, "workspace_roots must be a non-empty list of absolute paths")
+            elif all(self.string(r, rl, "a workspace root") for r in roots):
+                pol.workspace_roots = list(roots)
+        if "obligations" in doc:
+            ob = doc["obligations"]
+            if not isinstance(ob, dict):
+                self.err(
+                    vl["obligations"], f"obligations must be a mapping, got {self.type_name(ob)}"
+                )
+            elif self.json_value(ob, vl["obligations"], "obligations"):
+                pol.obligations = _plain(ob)
+        for key in ("tools", "library", "workspace_roots", "obligations", "risk_tier"):
+            if key in doc:
+                pol.singletons[key] = doc.key_locs[key]
         if "library" in doc:
             pol.library = self.library(doc["library"], vl["library"])
             pol.library_loc = doc.key_locs["library"]
@@ -1135,6 +1163,10 @@ def generate(pol: Policy, source_name: str) -> str:
     blocks: list[str] = []
     if pol.tools is not None:
         blocks.append(f"tools := {_pretty_obj(pol.tools)}")
+    if pol.workspace_roots is not None:
+        blocks.append(f"workspace_roots := {rego_value(pol.workspace_roots)}")
+    if pol.obligations is not None:
+        blocks.append(f"obligations := {rego_value(pol.obligations)}")
     if pol.library:
         blocks.append(f"library_settings := {_pretty_obj(pol.library)}")
         for name in sorted(pol.library):

@@ -134,29 +134,23 @@ def validate_path(path: str | Path) -> Validation:
                     )
                 )
             names.setdefault(rule.rule_id, (str(f), rule.loc))
-        if c.policy.tools is not None and c.policy.tools_loc is not None:
-            if c.policy.package in tools_in:
+        # Complete rules (tools, library settings, workspace roots, obligations) can be
+        # defined by one file per package; risk_tier combines across files and is not listed.
+        for key, loc in c.policy.singletons.items():
+            if key == "risk_tier":
+                continue
+            slot = f"{c.policy.package}#{key}"
+            if slot in tools_in:
                 v.findings.append(
                     Finding(
                         "error",
-                        str(c.policy.tools_loc),
-                        f"tools are already defined for package {c.policy.package} in {tools_in[c.policy.package]}; define them in one file",
+                        str(loc),
+                        f"{key} is already defined for package {c.policy.package} in "
+                        f"{tools_in[slot]}; define it in one file",
                     )
                 )
             else:
-                tools_in[c.policy.package] = c.policy.tools_loc
-        if c.policy.library is not None and c.policy.library_loc is not None:
-            key = c.policy.package + "#library"
-            if key in tools_in:
-                v.findings.append(
-                    Finding(
-                        "error",
-                        str(c.policy.library_loc),
-                        f"library is already configured for package {c.policy.package} in {tools_in[key]}; configure it in one file",
-                    )
-                )
-            else:
-                tools_in[key] = c.policy.library_loc
+                tools_in[slot] = loc
         out = compiled_path(f)
         if out.exists() and is_generated(out) and out.read_text(encoding="utf-8") != c.rego:
             v.findings.append(
