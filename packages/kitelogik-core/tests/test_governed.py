@@ -330,3 +330,28 @@ def test_toolbox_async(gate: PolicyGate) -> None:
     assert r[0].ok and r[0].value == "a" and not r[1].ok
     with pytest.raises(TypeError, match="aexecute"):
         box.execute("lookup", {"customer": "a"})
+
+
+def test_an_escalation_that_ends_in_a_deny_is_audited_as_skipped(gate: PolicyGate) -> None:
+    records: list[tuple[str, str, Any]] = []
+
+    class Audit:
+        def record_decision(self, d):
+            records.append(("decision", d.verdict, None))
+
+        async def arecord_decision(self, d):
+            self.record_decision(d)
+
+        def record_outcome(self, d, outcome, error):
+            records.append(("outcome", outcome, error))
+
+        async def arecord_outcome(self, d, outcome, error):
+            self.record_outcome(d, outcome, error)
+
+    for approver, why in ((None, "no approver"), (RecordingApprover(False), "not granted")):
+        records.clear()
+        g = PolicyGate(engine=gate.engine, audit=Audit(), approver=approver)
+        d = g.authorize(ToolCall(action="wire", args={"to": "x"}, context=CTX))
+        assert d.verdict == "deny"
+        assert records[0] == ("decision", "escalate", None)
+        assert records[1][:2] == ("outcome", "skipped") and why in records[1][2]

@@ -334,6 +334,8 @@ class PolicyGate:
                     (decision, event, self.approval_timeout),
                     aname="await_approval",
                 )
+            except GeneratorExit:  # the driver closing the routine: never swallow
+                raise
             except BaseException as exc:  # noqa: BLE001
                 result = ApprovalResult(
                     False, f"approval failed: {_error_text(exc)}", status="error"
@@ -359,7 +361,9 @@ class PolicyGate:
                     decision, "deny", f"human approval not granted: {result.reason}", approval
                 )
         if decision.verdict == "deny":
-            yield from self._release(decision)
+            # The audit record says "escalate"; its outcome says how that ended (and the held
+            # budget is released), so the log shows every escalation that never ran.
+            yield from self._after(decision, "skipped", decision.reasons[-1], None)
         return decision
 
     def _reuse(
@@ -423,6 +427,8 @@ class PolicyGate:
                     decision = deny(f"credential rejected: {exc}", "kitelogik.credential")
                     yield from self._audit(decision)
                     return decision
+                except GeneratorExit:  # the driver closing the routine: never swallow
+                    raise
                 except BaseException as exc:  # noqa: BLE001
                     decision = deny(
                         f"credential check failed: {_error_text(exc)}", "kitelogik.credential"
@@ -448,6 +454,8 @@ class PolicyGate:
             if self.budget is not None:
                 try:
                     reservation = yield _Op(self.budget, "reserve", (event,))
+                except GeneratorExit:  # the driver closing the routine: never swallow
+                    raise
                 except BaseException as exc:  # noqa: BLE001
                     decision = deny(f"budget unavailable: {_error_text(exc)}", "kitelogik.budget")
                     yield from self._audit(decision)
@@ -467,12 +475,16 @@ class PolicyGate:
                 )
             try:
                 result: EngineResult = yield _Op(self.engine, "evaluate", (input_json,))
+            except GeneratorExit:  # the driver closing the routine: never swallow
+                raise
             except BaseException as exc:  # noqa: BLE001
                 decision = deny(f"policy engine error: {_error_text(exc)}", "kitelogik.engine")
             else:
                 decision = self._from_document(result, start, base, args, doc)
         except CanonicalizationError as exc:
             decision = deny(f"invalid event: {exc}", "kitelogik.input")
+        except GeneratorExit:  # the driver closing the routine: never swallow
+            raise
         except BaseException as exc:
             log.exception("decision pipeline failed")
             decision = deny(f"internal error: {_error_text(exc)}", "kitelogik.internal")
@@ -488,6 +500,8 @@ class PolicyGate:
             return decision
         try:
             yield _Op(self.audit, "record_decision", (decision,))
+        except GeneratorExit:  # the driver closing the routine: never swallow
+            raise
         except BaseException as exc:  # noqa: BLE001
             log.error("audit write failed, denying: %s", _error_text(exc))
             return replace(
@@ -506,6 +520,8 @@ class PolicyGate:
             return
         try:
             yield _Op(self.budget, "release", (reservation,))
+        except GeneratorExit:  # the driver closing the routine: never swallow
+            raise
         except BaseException as exc:  # noqa: BLE001
             log.error("budget release failed for %s: %s", decision.id, _error_text(exc))
 
@@ -523,11 +539,15 @@ class PolicyGate:
                     yield _Op(self.budget, "release", (reservation,))
                 else:
                     yield _Op(self.budget, "commit", (reservation, actual))
+            except GeneratorExit:  # the driver closing the routine: never swallow
+                raise
             except BaseException as exc:  # noqa: BLE001
                 log.error("budget settle failed for %s: %s", decision.id, _error_text(exc))
         if self.audit is not None:
             try:
                 yield _Op(self.audit, "record_outcome", (decision, outcome, error))
+            except GeneratorExit:  # the driver closing the routine: never swallow
+                raise
             except BaseException as exc:  # noqa: BLE001
                 log.error("audit outcome write failed for %s: %s", decision.id, _error_text(exc))
 
