@@ -29,7 +29,10 @@ module = load(path, f"bench_{path.stem}")
 scenarios = {k: v for k, v in module.scenarios().items() if runner._matches(k, pattern or None)}
 def made(factory):
     m = factory()
-    return (tuple(m) + (None, 5000))[:3] if isinstance(m, tuple) else (m, None, 5000)
+    if not isinstance(m, tuple):
+        return (m, None, 5000)
+    m = tuple(m)  # (op,), (op, cleanup) or (op, cleanup, n): pad the missing tail
+    return m + (None, 5000)[len(m) - 1 :]
 def row(name, n, samples):
     samples.sort()
     return {"scenario": name, "n": n, "p50_us": round(statistics.median(samples) / 1000, 2),
