@@ -549,3 +549,19 @@ def test_a_compressed_answer_is_refused(proxy: FaultProxy) -> None:
     proxy.set("respond", status=200, body=body, headers={"Content-Encoding": "gzip"})
     assert "gzip-encoded answer" in reason_of(client(proxy.url))
     assert proxy.last_request_headers["accept-encoding"] == "identity"
+
+
+async def test_a_cancelled_trial_does_not_wedge_the_circuit(proxy: FaultProxy) -> None:
+    c = OPAClient(proxy.url, timeout=5, retries=0, breaker_threshold=1, breaker_cooldown=0.1)
+    proxy.set("respond", status=503, body=b"")
+    assert "HTTP 503" in await areason_of(c)
+    await asyncio.sleep(0.15)
+    proxy.set("hang", times=1)
+    trial = asyncio.create_task(c.aevaluate(INPUT))
+    await asyncio.sleep(0.2)
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    proxy.set("pass")
+    assert (await c.aevaluate(INPUT)).document["allow"] is True
+    assert c.breaker_state == "closed"

@@ -322,6 +322,13 @@ class _Breaker:
                 )
             self._trial = True  # half-open: this call is the one trial
 
+    def abandon(self) -> None:
+        """The call ended without an outcome (cancelled): let the next call be the trial."""
+        if self.threshold <= 0:
+            return
+        with self._lock:
+            self._trial = False
+
     def success(self) -> None:
         if self.threshold <= 0:
             return
@@ -483,6 +490,10 @@ class OPAClient:
                     raise EngineError(failure.reason) from None
                 self._breaker.success()
                 return result
+        except BaseException as exc:
+            if not isinstance(exc, EngineError):  # cancelled, interrupted: no outcome
+                self._breaker.abandon()
+            raise
         finally:
             _DEADLINE.reset(token)
 
@@ -504,6 +515,10 @@ class OPAClient:
                     raise EngineError(failure.reason) from None
                 self._breaker.success()
                 return result
+        except BaseException as exc:
+            if not isinstance(exc, EngineError):  # cancelled, interrupted: no outcome
+                self._breaker.abandon()
+            raise
         finally:
             _DEADLINE.reset(token)
 
