@@ -565,3 +565,14 @@ async def test_a_cancelled_trial_does_not_wedge_the_circuit(proxy: FaultProxy) -
     proxy.set("pass")
     assert (await c.aevaluate(INPUT)).document["allow"] is True
     assert c.breaker_state == "closed"
+
+
+def test_a_token_over_plain_http_to_another_host_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="kitelogik.engine.opa"):
+        OPAClient("http://127.0.0.1:8181", token="t" * 20)
+        assert not caplog.records
+        OPAClient("http://opa.internal:8181", token="t" * 20)
+    assert "clear text" in caplog.records[0].getMessage()
+    assert "t" * 20 not in caplog.text

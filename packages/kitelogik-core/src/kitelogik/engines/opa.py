@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import os
 import socket
 import ssl
@@ -54,6 +55,8 @@ import httpx
 from kitelogik.engines.base import DECISION_PATH, EngineError, EngineResult
 
 __all__ = ["DEFAULT_URL", "OPAClient"]
+
+log = logging.getLogger("kitelogik.engine.opa")
 
 #: The default OPA address (OPA's own default port).
 DEFAULT_URL = "http://localhost:8181"
@@ -420,6 +423,8 @@ class OPAClient:
             if any(c in token for c in "\r\n"):
                 raise ValueError("the OPA token must not contain line breaks")
             headers["authorization"] = f"Bearer {token}"
+            if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+                log.warning("sending the OPA bearer token in clear text to %s: use https", base)
         self._headers = headers
         limits = httpx.Limits(
             max_connections=max_connections,
