@@ -6,12 +6,19 @@ gate runs it (RegoEngine, the compiled RVM) and as the interpreter (for every pa
 document, which also covers rules the decision does not read yet).
 
 Inputs: every input the Rego unit tests use (captured from OPA while it runs them), an
-adversarial corpus built through the real gate, and >= 2,000 hypothesis-generated documents per
-policy configuration, shaped by policies/input.schema.json with nasty values mixed in at every
-level (unicode, huge numbers, nulls, wrong types, deep nesting).
+adversarial corpus built through the real gate, and 2,000 hypothesis-generated documents
+(KITELOGIK_DIFF_EXAMPLES), shaped by policies/input.schema.json with nasty values mixed in at every
+level (unicode, huge numbers, nulls, wrong types, deep nesting). They are generated once and
+compared on every configuration.
 
-Configurations: the shipped bundle (every package: main, global.*, library.*, examples.*), and
-each example policy (Rego and YAML) loaded as the project tier on top of it, as a user would.
+Configurations: the shipped bundle (the full data.kitelogik document: every package -- main,
+global.*, library.*, examples.* -- on all 2,000), each YAML example compiled and loaded as the
+project tier (main, project and library documents, all 2,000), and each Rego example loaded as the
+project tier (its package already had the 2,000 in the shipped bundle; 300 more as a project).
+
+Every difference fails with the package, the JSON path and both values. Knobs for diagnosis:
+KITELOGIK_DIFF_RANDOM=1 (new inputs each run), KITELOGIK_DIFF_SKIP_RVM=1 (interpreter only),
+KITELOGIK_DIFF_POLICIES=<dir> (another policy tree).
 """
 
 from __future__ import annotations
