@@ -166,10 +166,10 @@ class KitelogikFilter:
         """The governance event for the call in ``context``."""
         function = context.function
         key = (function.plugin_name, function.name)
-        shape = self._shapes.get(key)
-        if shape is None:
-            shape = self._shapes[key] = self._shape(function)
-        kind, name, params, facts = shape
+        cached = self._shapes.get(key)
+        if cached is None or cached[0] is not function:
+            cached = self._shapes[key] = (function, self._shape(function))
+        kind, name, params, facts = cached[1]
         arguments = context.arguments
         args = {p: arguments[p] for p in params if p in arguments}
         if kind == "delegate":
