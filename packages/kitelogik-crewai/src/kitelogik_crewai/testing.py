@@ -94,6 +94,14 @@ class ScriptedLLM(BaseLLM):
     async def acall(self, *args: Any, **kwargs: Any) -> Any:
         return self.call(*args, **kwargs)
 
+    def get_input_tokens_count(
+        self, messages: Any, tools: Any = None, response_model: Any = None
+    ) -> int:
+        """A scripted model has no tokenizer: one token per four characters, without the
+        warning CrewAI logs for providers that lack a native count."""
+        text = messages if isinstance(messages, str) else json.dumps(messages, default=str)
+        return (len(text) + 3) // 4
+
     def seen(self) -> dict[str, str]:
         """Tool results by call id, as the model received them (native tool calls)."""
         out: dict[str, str] = {}
