@@ -1,8 +1,11 @@
 """plugin_semantic_kernel / plugin_semantic_kernel_baseline: one tool call through Semantic
 Kernel's real auto-function-invocation loop (a scripted chat completion service), with and
 without KitelogikFilter (both filter types registered). The difference is what governance adds
-per tool call (kit policy, embedded Rego engine, no audit sink). Runs in the plugin's
-environment: scripts/bench-plugins.sh (make bench)."""
+per tool call (kit policy, embedded Rego engine, no audit sink). ``plugin_semantic_kernel_hook``
+/ ``_hook_baseline`` time one call through the kernel's auto-function-invocation path
+(``Kernel.invoke_function_call``: both filter stacks and the function) with and without the
+filter, without the chat service. Runs in the plugin's environment: scripts/bench-plugins.sh
+(make bench)."""
 
 from __future__ import annotations
 
@@ -58,7 +61,31 @@ def scenarios() -> dict[str, Any]:
 
         return op, loop.close, 1000
 
+    from semantic_kernel.contents import FunctionCallContent
+
+    def hook_factory(governed: bool) -> Any:
+        kernel = Kernel()
+        kernel.add_plugin(Kit(), plugin_name="kit")
+        if governed:
+            KitelogikFilter(PolicyGate(kit_engine(), audit=None)).register(kernel)
+        call = FunctionCallContent(
+            id="c1", plugin_name="kit", function_name="lookup", arguments='{"key": "a"}'
+        )
+        loop = asyncio.new_event_loop()
+
+        async def once() -> None:
+            history = ChatHistory()
+            await kernel.invoke_function_call(call, history)
+            assert str(history.messages[-1].items[0].result) == "value-of-a"
+
+        def op() -> None:
+            loop.run_until_complete(once())
+
+        return op, loop.close, 3000
+
     return {
         "plugin_semantic_kernel": lambda: factory(True),
         "plugin_semantic_kernel_baseline": lambda: factory(False),
+        "plugin_semantic_kernel_hook": lambda: hook_factory(True),
+        "plugin_semantic_kernel_hook_baseline": lambda: hook_factory(False),
     }

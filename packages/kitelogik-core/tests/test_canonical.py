@@ -124,6 +124,8 @@ def test_plain_text_is_not_taken_for_a_resource() -> None:
         ({"a": {1: "x"}}, "is not a string"),
         ({"path": "/etc/%00"}, "NUL"),
         ({"url": "https://exa\x00mple.com"}, "NUL"),
+        ({"id": 2**53 + 1}, "outside the exact range"),
+        ({"id": -(2**63)}, "outside the exact range"),
     ],
 )
 def test_bad_values_are_rejected_with_their_location(args, message: str) -> None:

@@ -107,6 +107,7 @@ _PATH_KEYS = frozenset(
 )
 _URL_KEYS = frozenset({"url", "urls", "uri", "endpoint", "host", "hostname", "domain", "href"})
 _RESOURCE_KEYS = _PATH_KEYS | _URL_KEYS
+_MAX_EXACT_INT = 2**53
 
 
 def _fail(where: str, what: str) -> NoReturn:
@@ -223,8 +224,17 @@ class _Walker:
             ):
                 self._derive(value, trail, key)
             return value
-        if value is None or cls is bool or cls is int:
+        if value is None or cls is bool:
             return value
+        if cls is int:
+            # Beyond 2**53 the policy engines hold numbers as doubles: the policy would decide
+            # on a different value than the tool receives. Such ids must travel as strings.
+            if -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT:
+                return value
+            _fail(
+                _where(trail),
+                f"integer {value} is outside the exact range +-2**53 (pass it as a string)",
+            )
         if cls is float:
             if not math.isfinite(value):
                 _fail(_where(trail), f"non-finite number {value!r} is not valid JSON")
@@ -244,8 +254,8 @@ class _Walker:
             return tuple(self.freeze(v, (*trail, i), key) for i, v in enumerate(value))
         if isinstance(value, str):  # str subclasses: keep the plain text only
             return self.freeze("" + value, trail, key)  # the text, not a subclass __str__
-        if isinstance(value, bool | int) and not isinstance(value, bool):
-            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self.freeze(int(value), trail, key)
         if isinstance(value, float):
             return self.freeze(float(value), trail, key)
         _fail(_where(trail), f"value of type {type(value).__name__} is not JSON-serializable")
