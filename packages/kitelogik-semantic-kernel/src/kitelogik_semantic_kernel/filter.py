@@ -48,6 +48,7 @@ HANDOFF_PLUGIN = "Handoff"
 _TRANSFER = "transfer_to_"
 
 _TYPES = (FilterTypes.AUTO_FUNCTION_INVOCATION, FilterTypes.FUNCTION_INVOCATION)
+_EVENT_TYPES = {"tool": "tool_call", "delegate": "agent.delegate"}
 
 
 class KitelogikFilter:
@@ -134,21 +135,22 @@ class KitelogikFilter:
             await next(context)
             return
         try:
-            event = self.event(context)
+            kind, name, args, facts = self._call(context)
+            if not isinstance(context, AutoFunctionInvocationContext):
+                running = adapters.running_decision()
+                if (
+                    running is not None
+                    and running.event_type == _EVENT_TYPES[kind]
+                    and running.action == name
+                    and thaw(running.args) == args
+                ):
+                    # The auto-invocation filter's decision for exactly this call is running.
+                    await next(context)
+                    return
+            event = self._event(kind, name, args, facts)
         except Exception as exc:  # noqa: BLE001 - anything we cannot describe is refused
             _set_result(context, adapters.error_message(_name(context), exc))
             return
-        if not isinstance(context, AutoFunctionInvocationContext):
-            running = adapters.running_decision()
-            if (
-                running is not None
-                and running.event_type == event.event_type
-                and running.action == event.action
-                and thaw(running.args) == dict(event.args)
-            ):
-                # The auto-invocation filter's decision for exactly this call is running.
-                await next(context)
-                return
 
         async def run(decided: dict[str, Any]) -> None:
             for key, value in decided.items():
@@ -164,6 +166,9 @@ class KitelogikFilter:
 
     def event(self, context: AutoFunctionInvocationContext | FunctionInvocationContext) -> Any:
         """The governance event for the call in ``context``."""
+        return self._event(*self._call(context))
+
+    def _call(self, context: Any) -> tuple[str, str, dict[str, Any], dict[str, Any] | None]:
         function = context.function
         key = (function.plugin_name, function.name)
         cached = self._shapes.get(key)
@@ -171,7 +176,11 @@ class KitelogikFilter:
             cached = self._shapes[key] = (function, self._shape(function))
         kind, name, params, facts = cached[1]
         arguments = context.arguments
-        args = {p: arguments[p] for p in params if p in arguments}
+        return kind, name, {p: arguments[p] for p in params if p in arguments}, facts
+
+    def _event(
+        self, kind: str, name: str, args: dict[str, Any], facts: dict[str, Any] | None
+    ) -> Any:
         if kind == "delegate":
             return adapters.delegation_event(name, args, context=self.context, framework=FRAMEWORK)
         return adapters.tool_call_event(
