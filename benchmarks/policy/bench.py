@@ -33,7 +33,9 @@ def load(dirs):
                 elif fn == "data.json":
                     with open(p, encoding="utf-8") as f:
                         doc = json.load(f)
-                    for part in reversed([x for x in os.path.relpath(dp, root).split(os.sep) if x != "."]):
+                    for part in reversed(
+                        [x for x in os.path.relpath(dp, root).split(os.sep) if x != "."]
+                    ):
                         doc = {part: doc}
                     merge(data, doc)
     return mods, data
@@ -49,23 +51,72 @@ def merge(a, b):
 
 def tc(action, args, role="engineer", paths=(), hosts=(), scopes=(), labels=()):
     return {
-        "event_type": "tool_call", "action": action, "args": args,
+        "event_type": "tool_call",
+        "action": action,
+        "args": args,
         "resource": {"paths": list(paths), "hosts": list(hosts), "classification": None},
-        "context": {"session_id": "s1", "agent_id": "a1", "parent_agent_id": None, "user_role": role,
-                    "session_scopes": list(scopes), "delegation_depth": 0, "framework": "langchain"},
-        "credential": None, "budget": None, "data_labels": list(labels), "plan": None, "spawn": None,
-        "tool": None, "now_ns": 1,
+        "context": {
+            "session_id": "s1",
+            "agent_id": "a1",
+            "parent_agent_id": None,
+            "user_role": role,
+            "session_scopes": list(scopes),
+            "delegation_depth": 0,
+            "framework": "langchain",
+        },
+        "credential": None,
+        "budget": None,
+        "data_labels": list(labels),
+        "plan": None,
+        "spawn": None,
+        "tool": None,
+        "now_ns": 1,
     }
 
 
-ALL_SCOPES = ["payments", "fs:read", "fs:write", "net:http", "email:send", "payments:refund", "shell:exec", "db:read", "db:write"]
+ALL_SCOPES = [
+    "payments",
+    "fs:read",
+    "fs:write",
+    "net:http",
+    "email:send",
+    "payments:refund",
+    "shell:exec",
+    "db:read",
+    "db:write",
+]
 
 INPUTS = {
-    "read_file allow": tc("read_file", {"path": "/srv/workspace/a.txt"}, paths=["/srv/workspace/a.txt"], scopes=ALL_SCOPES),
-    "write_file /etc deny": tc("write_file", {"path": "/etc/passwd", "content": "x"}, paths=["/etc/passwd"], scopes=ALL_SCOPES),
-    "http_get allow": tc("http_get", {"url": "https://api.example.org/v1"}, hosts=["api.example.org"], scopes=ALL_SCOPES),
-    "send_email escalate": tc("send_email", {"to": ["a@example.com", "b@partner.org"], "body": "hello"}, role="support", scopes=ALL_SCOPES),
-    "approve_refund escalate": tc("approve_refund", {"amount": 150, "currency": "EUR", "customer_id": "c1"}, role="support", scopes=ALL_SCOPES),
+    "read_file allow": tc(
+        "read_file",
+        {"path": "/srv/workspace/a.txt"},
+        paths=["/srv/workspace/a.txt"],
+        scopes=ALL_SCOPES,
+    ),
+    "write_file /etc deny": tc(
+        "write_file",
+        {"path": "/etc/passwd", "content": "x"},
+        paths=["/etc/passwd"],
+        scopes=ALL_SCOPES,
+    ),
+    "http_get allow": tc(
+        "http_get",
+        {"url": "https://api.example.org/v1"},
+        hosts=["api.example.org"],
+        scopes=ALL_SCOPES,
+    ),
+    "send_email escalate": tc(
+        "send_email",
+        {"to": ["a@example.com", "b@partner.org"], "body": "hello"},
+        role="support",
+        scopes=ALL_SCOPES,
+    ),
+    "approve_refund escalate": tc(
+        "approve_refund",
+        {"amount": 150, "currency": "EUR", "customer_id": "c1"},
+        role="support",
+        scopes=ALL_SCOPES,
+    ),
     "sql DROP deny": tc("sql_execute", {"query": "DROP TABLE users"}, scopes=ALL_SCOPES),
     "shell rm -rf deny": tc("run_shell", {"command": "rm -rf / && echo"}, scopes=ALL_SCOPES),
 }
@@ -101,7 +152,8 @@ def main(argv):
             p99s.append(lat[int(n * 0.99)] / 1000)
         d = json.loads(out)
         verdict = "deny" if d["deny"] else "escalate" if d["requires_hitl"] else "allow"
-        print(f"  {name:26s} {verdict:8s} p50 {statistics.median(p50s):6.1f} us  p99 {statistics.median(p99s):6.1f} us")
+        p50, p99 = statistics.median(p50s), statistics.median(p99s)
+        print(f"  {name:26s} {verdict:8s} p50 {p50:6.1f} us  p99 {p99:6.1f} us")
 
 
 if __name__ == "__main__":

@@ -51,17 +51,30 @@ def postgres_server(user: str = "kl") -> Iterator[str]:
     port = free_port()
     subprocess.run(
         [*prefix, pg_bin("initdb"), "-D", str(data), "-A", "trust", "-U", user, "-E", "UTF8"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     subprocess.run(
-        [*prefix, pg_bin("pg_ctl"), "-D", str(data), "-l", str(tmp / "log"), "-w", "-o",
-         f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off "
-         "-c max_connections=200", "start"],
-        check=True, capture_output=True,
+        [
+            *prefix,
+            pg_bin("pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(tmp / "log"),
+            "-w",
+            "-o",
+            f"-p {port} -k {tmp} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
     try:
         yield f"postgresql://{user}@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*prefix, pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*prefix, pg_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(tmp, ignore_errors=True)
