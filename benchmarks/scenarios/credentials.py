@@ -54,7 +54,7 @@ def _ctx(token: str | None) -> SessionContext:
 
 def _gate(credentials: Any) -> PolicyGate:
     return PolicyGate(
-        engine=RegoEngine(policy_dirs=[POLICY], strict=True),
+        engine=RegoEngine(policy_dirs=[POLICY]),
         audit=None,
         resolve_symlinks=False,
         credentials=credentials,
