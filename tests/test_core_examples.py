@@ -41,5 +41,6 @@ def test_demo_shows_all_three_verdicts_with_reasons(tmp_path: Path) -> None:
     out = run([sys.executable, "-m", "kitelogik.cli", "demo"], tmp_path)
     assert "ALLOW" in out and "DENY" in out and "ESCALATE" in out
     assert "global.paths.denied_prefix" in out
+    assert "global.budget.exceeded" in out  # a real ledger: 500 tokens asked, 100 allowed
     assert "escalated to a human" in out
     assert not (tmp_path / ".kitelogik").exists()  # the demo does not litter the cwd

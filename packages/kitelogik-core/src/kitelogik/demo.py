@@ -197,8 +197,16 @@ def run_demo(policy_dir: str | None = None) -> int:
     steps = _script()
     with tempfile.TemporaryDirectory() as home:
         # The demo's audit log goes to a throwaway directory, not into the caller's project.
-        gate = PolicyGate(policy_dir=policy_dir, audit=_demo_audit(home))
+        from kitelogik.budgets import SQLiteBudgetLedger
+
+        # The session may spend 100 model tokens: step 15 asks for 500.
+        ledger = SQLiteBudgetLedger(
+            os.path.join(home, "budgets.db"),
+            session_limits={"tokens": 100, "api_calls": 1000},
+        )
+        gate = PolicyGate(policy_dir=policy_dir, audit=_demo_audit(home), budget=ledger)
         decisions = run_steps(gate, steps)
+        ledger.close()
         _render(steps, decisions)
     return 0
 
