@@ -93,3 +93,26 @@ class PluginPackaging:
         module = importlib.import_module(self.module)
         assert module.__file__ is not None
         assert (Path(module.__file__).parent / "py.typed").is_file()
+
+
+def run_example(
+    script: Path, tmp_path: Path, *, env: dict[str, str] | None = None, timeout: float = 300
+) -> str:
+    """Run a plugin's example the way a user would, offline: no ``*_API_KEY`` in the
+    environment (so the scripted model is used), its audit log in ``tmp_path/home``, the working
+    directory ``tmp_path``. Fails the test on a non-zero exit; returns what it printed."""
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    clean["KITELOGIK_HOME"] = str(tmp_path / "home")
+    clean.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout
