@@ -45,7 +45,7 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -477,7 +477,10 @@ class OPAClient:
         """``closed`` (normal), ``open`` (failing fast) or ``half-open`` (next call is a trial)."""
         return self._breaker.state
 
-    def evaluate(self, input_json: str) -> EngineResult:
+    def _evaluation(self, input_json: str) -> Generator[tuple[bytes, float], Any, EngineResult]:
+        """Deadline, retry and circuit-breaker logic shared by :meth:`evaluate` and
+        :meth:`aevaluate`: yields ``(body, deadline)`` for each attempt and is sent back the
+        attempt's :class:`EngineResult` or its :class:`_Failure`."""
         body = self._body(input_json)
         self._breaker.admit()
         deadline = time.monotonic() + self.timeout
@@ -485,16 +488,15 @@ class OPAClient:
         try:
             attempt = 0
             while True:
-                try:
-                    result = self._attempt(body, deadline)
-                except _Failure as failure:
-                    if self._again(failure, attempt, deadline):
+                outcome = yield body, deadline
+                if isinstance(outcome, _Failure):
+                    if self._again(outcome, attempt, deadline):
                         attempt += 1
                         continue
-                    self._breaker.failure(failure.reason, failure.outage)
-                    raise EngineError(failure.reason) from None
+                    self._breaker.failure(outcome.reason, outcome.outage)
+                    raise EngineError(outcome.reason) from None
                 self._breaker.success()
-                return result
+                return outcome
         except BaseException as exc:
             if not isinstance(exc, EngineError):  # cancelled, interrupted: no outcome
                 self._breaker.abandon()
@@ -502,30 +504,35 @@ class OPAClient:
         finally:
             _DEADLINE.reset(token)
 
-    async def aevaluate(self, input_json: str) -> EngineResult:
-        body = self._body(input_json)
-        self._breaker.admit()
-        deadline = time.monotonic() + self.timeout
-        token = _DEADLINE.set(deadline)
+    def evaluate(self, input_json: str) -> EngineResult:
+        run = self._evaluation(input_json)
         try:
-            attempt = 0
+            request = next(run)
             while True:
                 try:
-                    result = await self._aattempt(body, deadline)
+                    outcome: Any = self._attempt(*request)
                 except _Failure as failure:
-                    if self._again(failure, attempt, deadline):
-                        attempt += 1
-                        continue
-                    self._breaker.failure(failure.reason, failure.outage)
-                    raise EngineError(failure.reason) from None
-                self._breaker.success()
-                return result
-        except BaseException as exc:
-            if not isinstance(exc, EngineError):  # cancelled, interrupted: no outcome
-                self._breaker.abandon()
-            raise
+                    outcome = failure
+                request = run.send(outcome)
+        except StopIteration as stop:
+            return stop.value
         finally:
-            _DEADLINE.reset(token)
+            run.close()
+
+    async def aevaluate(self, input_json: str) -> EngineResult:
+        run = self._evaluation(input_json)
+        try:
+            request = next(run)
+            while True:
+                try:
+                    outcome: Any = await self._aattempt(*request)
+                except _Failure as failure:
+                    outcome = failure
+                request = run.send(outcome)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            run.close()
 
     def _aclient(self) -> tuple[httpx.AsyncClient, _AsyncTransport, asyncio.Semaphore]:
         loop = asyncio.get_running_loop()
